@@ -1,0 +1,25 @@
+"""The algorithms rung can train, one module each. Every module has the same shape:
+NAME, SPACES (text for `rung list`), USES_ENV_STEPS, a `Config` dataclass, `supports(env)` returning
+why it cannot handle an env (or None), and `train(env, config, steps, seed, logger) -> agent`."""
+
+from __future__ import annotations
+
+import difflib
+from types import ModuleType
+
+from rung.algos import qlearning, sarsa, value_iteration
+from rung.errors import RungError
+
+ALGOS: dict[str, ModuleType] = {m.NAME: m for m in (qlearning, sarsa, value_iteration)}
+
+
+def get_algo(name: str) -> ModuleType:
+    if name not in ALGOS:
+        close = difflib.get_close_matches(name, list(ALGOS), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise RungError(f"unknown algorithm {name!r} (known: {', '.join(ALGOS)}){hint}")
+    return ALGOS[name]
+
+
+def algos_supporting(env) -> list[str]:
+    return [name for name, module in ALGOS.items() if module.supports(env) is None]

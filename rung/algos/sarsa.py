@@ -1,0 +1,71 @@
+"""Tabular SARSA (Rummery & Niranjan 1994): the on-policy contrast to Q-learning.
+
+    Q(s,a) ← Q(s,a) + α · [ r + γ · Q(s',a') − Q(s,a) ],   a' ~ ε-greedy(Q(s',·))
+
+The only change from qlearning.py: the target uses the action a' the agent will actually take next
+instead of max_a' Q(s',a'). So SARSA learns the value of the ε-greedy policy it follows, and on
+CliffWalking it prefers a path away from the edge, where an exploratory step cannot fall off.
+
+Implementation details are those of qlearning.py (schedules, terminated vs truncated, optimistic init).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rung.algos.qlearning import Config
+from rung.algos.tabular import QTableAgent, StateIndexer, epsilon_greedy, linear_schedule, table_support
+from rung.runs import EpisodeStats
+
+NAME = "sarsa"
+SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete"
+USES_ENV_STEPS = True
+supports = table_support
+__all__ = ["Config", "train", "sarsa_target"]
+
+
+def sarsa_target(reward: float, next_q_action: float, terminated: bool, gamma: float) -> float:
+    """y = r + γ · Q(s',a') for the next action a' actually chosen, or y = r when s' is terminal."""
+    return reward if terminated else reward + gamma * next_q_action
+
+
+def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
+    indexer = StateIndexer.for_space(env.observation_space)
+    q = np.full((indexer.n_states, int(env.action_space.n)), config.q_init, dtype=np.float64)  # [S, A]
+    rng = np.random.default_rng(seed)
+    episodes = EpisodeStats()
+    td_abs_sum, updates = 0.0, 0
+
+    obs, _ = env.reset(seed=seed)
+    state = indexer(obs)
+    epsilon = config.epsilon
+    action = epsilon_greedy(q[state], epsilon, rng)
+    for step in range(1, steps + 1):
+        progress = step / steps
+        epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
+        lr = linear_schedule(config.lr, config.lr_final, 1.0, progress)
+
+        # COLLECT: take a, observe r and s', and choose a' now: the target needs it
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        next_state = indexer(next_obs)
+        next_action = epsilon_greedy(q[next_state], epsilon, rng)
+
+        # UPDATE: δ = r + γ·Q(s',a') − Q(s,a);  Q(s,a) ← Q(s,a) + α·δ
+        td_error = sarsa_target(float(reward), q[next_state, next_action], terminated, config.gamma) - q[state, action]
+        q[state, action] += lr * td_error
+        td_abs_sum, updates = td_abs_sum + abs(td_error), updates + 1
+
+        if terminated or truncated:
+            episodes.add(info)
+            obs, _ = env.reset()
+            state = indexer(obs)
+            action = epsilon_greedy(q[state], epsilon, rng)
+        else:
+            state, action = next_state, next_action
+
+        # LOG
+        if step % logger.every == 0 or step == steps:
+            logger.log(step, {**episodes.pop(), "td_error": td_abs_sum / updates, "epsilon": epsilon, "lr": lr})
+            td_abs_sum, updates = 0.0, 0
+
+    return QTableAgent(NAME, q, indexer.dims, indexer.starts)

@@ -1,0 +1,116 @@
+"""The Python API; the CLI is a thin layer over these three calls.
+
+    agent = rung.train("qlearning", "FrozenLake-v1", steps=200_000, seed=0)
+    print(rung.evaluate(agent, episodes=1000))
+    agent = rung.load(agent.run_dir)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from gymnasium.wrappers import RecordEpisodeStatistics
+
+from rung import config as cfg
+from rung.algos import algos_supporting, get_algo
+from rung.algos.tabular import QTableAgent
+from rung.envs import make_env
+from rung.errors import RungError
+from rung.evaluate import evaluate
+from rung.presets import get_preset
+from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, check_run_dir, create_run_dir,
+                       default_run_dir, versions, write_json)
+
+DEFAULT_STEPS = 100_000
+AGENT_KINDS = {"q_table": QTableAgent}
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """What a run needs besides the algorithm's own config."""
+    algo: str
+    env_id: str
+    steps: int
+    seed: int
+    env_kwargs: dict
+    preset: str | None
+    eval_episodes: int
+    config: object
+
+
+def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
+            overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100) -> RunSettings:
+    """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
+    module = get_algo(algo)
+    values = get_preset(algo, env_id, preset)
+    preset_steps = values.pop("steps", None)
+    values.update(overrides or {})
+    steps = steps if steps is not None else (preset_steps or DEFAULT_STEPS)
+    if not isinstance(steps, int) or steps <= 0:
+        raise RungError(f"steps must be a positive integer, got {steps!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise RungError(f"seed must be a non-negative integer, got {seed!r}")
+    if eval_episodes <= 0:
+        raise RungError(f"eval episodes must be positive, got {eval_episodes!r}")
+    config = cfg.build(module.Config, values)
+    return RunSettings(algo, env_id, steps, seed, dict(env_kwargs or {}), preset, eval_episodes, config)
+
+
+def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
+          config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
+          eval_episodes: int = 100, progress: bool = False):
+    """Train `algo` on `env_id`, evaluate it, and return the agent.
+
+    With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs);
+    the agent's `run_dir` and `eval` attributes tell where and how well."""
+    settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes)
+    module = get_algo(algo)
+    env = make_env(env_id, settings.env_kwargs)
+    reason = module.supports(env)
+    if reason:
+        others = [a for a in algos_supporting(env) if a != algo]
+        can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"
+        raise RungError(f"{algo} cannot train on {env_id}: {reason}{can}")
+
+    directory = None
+    if run_dir is not None:
+        directory = create_run_dir(default_run_dir(algo, env_id, seed) if run_dir is True else run_dir)
+        write_json(directory / CONFIG_FILE, run_record(settings))
+        logger = RunLogger(directory, settings.steps, progress=progress)
+    else:
+        logger = Logger(settings.steps)
+    try:
+        agent = module.train(RecordEpisodeStatistics(env), settings.config, settings.steps, settings.seed, logger)
+    finally:
+        logger.close()
+        env.close()
+    agent.env_id, agent.env_kwargs = env_id, settings.env_kwargs
+    agent.metrics = logger.rows
+    agent.eval = evaluate(agent, episodes=settings.eval_episodes, seed=settings.seed + 100_000)
+    agent.run_dir = directory
+    if directory is not None:
+        agent.save(directory)
+        write_json(directory / EVAL_FILE, agent.eval)   # last: its presence marks a finished run
+    return agent
+
+
+def run_record(settings: RunSettings) -> dict:
+    """What config.json holds: enough to rerun the run exactly."""
+    record = dataclasses.asdict(settings)
+    record["config"] = dataclasses.asdict(settings.config)
+    record["versions"] = versions()
+    return record
+
+
+def load(run_dir: str | Path):
+    """The trained agent saved in a run directory."""
+    directory = check_run_dir(run_dir)
+    try:
+        meta = json.loads((directory / AGENT_FILE).read_text())
+        agent = AGENT_KINDS[meta["kind"]].load(directory)
+    except Exception as exc:  # anything unreadable in a user-given directory is bad input, not a bug
+        raise RungError(f"{directory} does not hold a readable rung agent ({type(exc).__name__}: {exc})") from None
+    agent.run_dir = directory
+    return agent

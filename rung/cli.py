@@ -1,0 +1,143 @@
+"""The `rung` command: parses arguments and calls the Python API (rung.api). Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from rung.errors import RungError
+
+TRAIN_EXAMPLES = """examples:
+  rung train qlearning FrozenLake-v1 --seed 0
+  rung train qlearning FrozenLake-v1 --env-kwargs is_slippery=False --steps 20000
+  rung train sarsa CliffWalking-v1 --set epsilon=0.1 epsilon_final=0.1
+  rung train qlearning my_envs.py:GridWorld --steps 50000
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr and exit code 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"rung: error: {message}\n")
+        sys.exit(2)
+
+
+def config_help() -> str:
+    from rung.algos import ALGOS
+    from rung.config import fields_help
+
+    lines = ["config keys for --set KEY=VALUE, per algorithm:"]
+    for name, module in ALGOS.items():
+        lines.append(f"  {name}:")
+        lines += [f"    {line}" for line in fields_help(module.Config)]
+    return "\n".join(lines)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rung", description="Reinforcement learning from a Q-table to RLHF.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = sub.add_parser("train", help="train an agent and evaluate it", epilog=TRAIN_EXAMPLES + "\n" + config_help(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("algo", metavar="ALGO", help="algorithm name (see `rung list`)")
+    train.add_argument("env_id", metavar="ENV_ID",
+                       help="a registered Gymnasium id, or module:Class, or path/to/file.py:Class")
+    train.add_argument("--steps", type=int, help="env steps to train for (default: the preset's, else 100000)")
+    train.add_argument("--seed", type=int, default=0, help="seeds the env, exploration and everything else (default 0)")
+    train.add_argument("--preset", help="named hyper-parameter preset for this algorithm and env (default: `default`)")
+    train.add_argument("--set", dest="overrides", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
+                       help="override config fields (listed below)")
+    train.add_argument("--env-kwargs", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
+                       help="keyword arguments for the env, e.g. is_slippery=False")
+    train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
+    train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="evaluate the agent of a finished run")
+    ev.add_argument("run_dir", metavar="RUN_DIR")
+    ev.add_argument("--episodes", type=int, default=100, help="number of episodes (default 100)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation env (default 0)")
+    ev.add_argument("--stochastic", action="store_true", help="sample actions instead of acting greedily")
+    ev.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+
+    sub.add_parser("list", help="algorithms, the spaces each supports, and their presets")
+
+    plot = sub.add_parser("plot", help="learning curves (return vs env steps) of one or more runs")
+    plot.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
+    plot.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
+    plot.add_argument("--title", help="plot title")
+    return parser
+
+
+def cmd_train(args) -> None:
+    import rung
+    from rung.config import parse_assignments
+
+    started = time.perf_counter()
+    agent = rung.train(args.algo, args.env_id, steps=args.steps, seed=args.seed, preset=args.preset,
+                       config=parse_assignments(args.overrides, "--set"),
+                       env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
+                       run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    ev = agent.eval
+    steps = agent.metrics[-1]["step"] if agent.metrics else 0
+    print(f"trained {args.algo} on {args.env_id} (seed {args.seed}) for {steps:,} steps in {seconds:.1f} s")
+    print(f"final evaluation, {ev['episodes']} greedy episodes: mean return {ev['mean_return']:.3f} "
+          f"± {ev['std_return']:.3f}, mean length {ev['mean_length']:.1f}")
+    if "exact_return" in ev:
+        print(f"exact expected return of the greedy policy: {ev['exact_return']:.4f} "
+              f"(best possible within the time limit: {ev['optimal_return']:.4f})")
+    print(f"run directory: {agent.run_dir}  (metrics.csv, tb/ for TensorBoard, agent, eval.json)")
+
+
+def cmd_eval(args) -> None:
+    import rung
+
+    if args.episodes <= 0:
+        raise RungError(f"--episodes must be positive, got {args.episodes}")
+    agent = rung.load(args.run_dir)
+    result = rung.evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{agent.algo} on {agent.env_id}: mean return {result['mean_return']:.3f} ± {result['std_return']:.3f} "
+          f"over {result['episodes']} episodes, mean length {result['mean_length']:.1f}")
+
+
+def cmd_list(args) -> None:
+    from rung.algos import ALGOS
+    from rung.presets import all_presets
+
+    for name, module in ALGOS.items():
+        print(f"{name}: {module.SPACES}")
+        for env_id, presets in all_presets(name).items():
+            print(f"    {env_id}: {', '.join(presets)}")
+
+
+def cmd_plot(args) -> None:
+    from rung.plot import plot_runs
+
+    print(plot_runs(args.run_dirs, args.out, args.title))
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except RungError as exc:
+        sys.stderr.write(f"rung: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("rung: interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

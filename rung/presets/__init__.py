@@ -1,0 +1,34 @@
+"""Tuned hyper-parameters per (algorithm, env), one YAML file per algorithm:
+
+    ENV_ID:
+      PRESET_NAME:          # `default` is used when no --preset is given
+        steps: 1000000      # the step budget the preset was tuned for (optional)
+        gamma: 0.99         # any other key is a field of the algorithm's Config
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import yaml
+
+from rung.errors import RungError
+
+
+def all_presets(algo: str) -> dict[str, dict[str, dict]]:
+    """{env_id: {preset_name: values}} for one algorithm ({} when it has no preset file)."""
+    path = resources.files(__package__) / f"{algo}.yaml"
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def get_preset(algo: str, env_id: str, name: str | None) -> dict:
+    """The named preset's values; with name None, the env's `default` preset or {} if it has none."""
+    by_name = all_presets(algo).get(env_id, {})
+    if name is None:
+        return dict(by_name.get("default", {}))
+    if name not in by_name:
+        known = ", ".join(by_name) or "none"
+        raise RungError(f"no preset {name!r} for {algo} on {env_id} (presets there: {known})")
+    return dict(by_name[name])
