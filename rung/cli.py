@@ -83,8 +83,11 @@ def cmd_train(args) -> None:
                        run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet)
     seconds = time.perf_counter() - started
     ev = agent.eval
-    steps = agent.metrics[-1]["step"] if agent.metrics else 0
-    print(f"trained {args.algo} on {args.env_id} (seed {args.seed}) for {steps:,} steps in {seconds:.1f} s")
+    from rung.algos import get_algo
+
+    count = agent.metrics[-1]["step"] if agent.metrics else 0
+    unit = "env steps" if get_algo(args.algo).USES_ENV_STEPS else "sweeps over the model (no env steps)"
+    print(f"trained {args.algo} on {args.env_id} (seed {args.seed}) with {count:,} {unit} in {seconds:.1f} s")
     print(f"final evaluation, {ev['episodes']} greedy episodes: mean return {ev['mean_return']:.3f} "
           f"± {ev['std_return']:.3f}, mean length {ev['mean_length']:.1f}")
     if "exact_return" in ev:

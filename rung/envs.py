@@ -39,6 +39,8 @@ def load_env_class(env_id: str) -> type:
         except Exception as exc:
             raise RungError(f"importing {target!r} failed: {type(exc).__name__}: {exc}") from None
     else:
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))  # `rung` as a console script does not see the cwd otherwise
         try:
             module = importlib.import_module(target)
         except ImportError as exc:

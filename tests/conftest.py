@@ -1,0 +1,25 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# The installed console script, as a user runs it (falls back to the module when not installed).
+SCRIPT = Path(sys.executable).parent / "rung"
+RUNG = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "rung.cli"]
+
+
+def run_cli(*args, cwd=None, check=False):
+    """Run `rung ARGS...` as a subprocess; returns the CompletedProcess (text mode)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(RUNG + [str(a) for a in args], capture_output=True, text=True, cwd=cwd or ROOT, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rung {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,65 @@
+"""Seeded `rung train` runs that must reach the dynamic-programming optimum (issue #2's acceptance).
+
+Each run evaluates the greedy policy over 5,000 episodes; the exact expected return of that policy,
+computed from the env's transition table, is checked as well where the env exposes one."""
+
+import json
+
+import gymnasium as gym
+import pytest
+
+from rung.algos.value_iteration import policy_return, tabular_model, value_iteration
+
+pytestmark = pytest.mark.learning
+
+
+def train_eval(cli, tmp_path, algo, env_id, seed, *extra):
+    run_dir = tmp_path / f"{algo}-{seed}"
+    cli("train", algo, env_id, "--seed", seed, "--eval-episodes", 5000, "--run-dir", run_dir, "--quiet", *extra,
+        check=True)
+    return json.loads((run_dir / "eval.json").read_text())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_frozenlake_slippery_reaches_the_optimum(cli, tmp_path, seed):
+    result = train_eval(cli, tmp_path, "qlearning", "FrozenLake-v1", seed)
+    assert result["mean_return"] >= 0.72
+    env = gym.make("FrozenLake-v1")
+    model = tabular_model(env)
+    q_star, _ = value_iteration(model, gamma=0.999)
+    optimum = policy_return(model, q_star.argmax(1), env.spec.max_episode_steps)
+    assert optimum == pytest.approx(0.740, abs=5e-4)
+    assert result["exact_return"] >= 0.98 * optimum  # within 2 % of value iteration's policy
+
+
+def test_frozenlake_8x8_slippery(cli, tmp_path):
+    result = train_eval(cli, tmp_path, "qlearning", "FrozenLake8x8-v1", 0)
+    assert result["mean_return"] >= 0.82
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_frozenlake_not_slippery_is_solved(cli, tmp_path, seed):
+    result = train_eval(cli, tmp_path, "qlearning", "FrozenLake-v1", seed, "--env-kwargs", "is_slippery=False")
+    assert result["mean_return"] == 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_taxi(cli, tmp_path, seed):
+    result = train_eval(cli, tmp_path, "qlearning", "Taxi-v4", seed)
+    assert result["mean_return"] >= 7.8
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cliff_q_learning_walks_the_edge_and_sarsa_keeps_away(cli, tmp_path, seed):
+    q_result = train_eval(cli, tmp_path, "qlearning", "CliffWalking-v1", seed)
+    assert q_result["mean_return"] == -13.0  # the 13-step path along the cliff edge
+    sarsa_result = train_eval(cli, tmp_path, "sarsa", "CliffWalking-v1", seed, "--set", "epsilon=0.1",
+                              "epsilon_final=0.1")
+    assert sarsa_result["mean_return"] <= -15.0
+    assert sarsa_result["mean_length"] < 30  # a longer path that still reaches the goal, not a loop
+
+
+def test_blackjack_tuple_observations(cli, tmp_path):
+    result = train_eval(cli, tmp_path, "qlearning", "Blackjack-v1", 0, "--steps", 300000)
+    # a uniformly random policy loses about 0.4 per hand; basic strategy loses about 0.05
+    assert result["mean_return"] >= -0.10

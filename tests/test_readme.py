@@ -1,0 +1,25 @@
+"""The README's Python example and quick-start commands stay true."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_python_example_runs(tmp_path):
+    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "'mean_return': 1.0" in proc.stdout
+    assert (tmp_path / "runs/readme-example/agent.safetensors").is_file()
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
+    quick_start = README.split("## Quick start")[1].split("\n## ")[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", quick_start, re.S)
+    assert len(commands) == 2 and all("\n" not in c for c in commands)
+    assert "rung train" in commands[0]
+    ci = (Path(__file__).resolve().parent.parent / ".ci/run").read_text()
+    assert commands[1] in ci
