@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rung.algos.tabular import QTableAgent, StateIndexer, epsilon_greedy, linear_schedule, table_support
+from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
 from rung.config import param
 from rung.runs import EpisodeStats
 
@@ -49,8 +49,7 @@ def q_learning_target(reward: float, next_q: np.ndarray, terminated: bool, gamma
 
 
 def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
-    indexer = StateIndexer.for_space(env.observation_space)
-    q = np.full((indexer.n_states, int(env.action_space.n)), config.q_init, dtype=np.float64)  # [S, A]
+    indexer, q = new_q_table(env, config.q_init)  # q: [S, A]
     rng = np.random.default_rng(seed)
     episodes = EpisodeStats()
     td_abs_sum, updates = 0.0, 0

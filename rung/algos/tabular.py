@@ -56,6 +56,12 @@ class StateIndexer:
         return index
 
 
+def new_q_table(env, q_init: float) -> tuple[StateIndexer, np.ndarray]:
+    """The state indexer for `env` and a table Q[state, action] filled with `q_init`."""
+    indexer = StateIndexer.for_space(env.observation_space)
+    return indexer, np.full((indexer.n_states, int(env.action_space.n)), q_init, dtype=np.float64)
+
+
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
     """Goes linearly from `start` to `end` over the first `fraction` of training, then stays at `end`."""
     if fraction <= 0:
