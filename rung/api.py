@@ -83,6 +83,7 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
         logger = Logger(settings.steps)
     try:
         agent = module.train(RecordEpisodeStatistics(env), settings.config, settings.steps, settings.seed, logger)
+        logger.finish()
     finally:
         logger.close()
         env.close()

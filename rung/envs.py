@@ -86,6 +86,8 @@ def _make(spec_or_id, env_id: str, kwargs: dict) -> gym.Env:
         raise RungError(f"{env_id!r} needs an optional dependency: {exc}") from None
     except TypeError as exc:
         raise RungError(f"bad keyword arguments for {env_id!r}: {exc}") from None
+    except Exception as exc:  # the env's own constructor refused its arguments
+        raise RungError(f"creating {env_id!r} failed: {type(exc).__name__}: {exc}") from None
 
 
 def describe_space(space: spaces.Space) -> str:

@@ -130,6 +130,9 @@ class Logger:
         values = [r["episodic_return"] for r in self.rows[-50:] if "episodic_return" in r][-5:]
         return float(np.mean(values)) if values else None
 
+    def finish(self) -> None:
+        """Training ended normally (perhaps before its budget, as value iteration does)."""
+
     def close(self) -> None:
         pass
 
@@ -163,6 +166,10 @@ class RunLogger(Logger):
             self.progress.update(step, self.recent_return(), row["SPS"])
         return row
 
+    def finish(self) -> None:
+        if self.progress and self.rows:
+            self.progress.finish(self.rows[-1]["step"])
+
     def close(self) -> None:
         self.tb.close()
         if self.progress:
@@ -186,6 +193,9 @@ class ProgressBar:
         if recent_return is not None:
             info += f"  return {recent_return:.3f}"
         self.bar.update(self.task, completed=step, info=info)
+
+    def finish(self, step: int) -> None:
+        self.bar.update(self.task, total=step, completed=step)
 
     def close(self) -> None:
         self.bar.stop()

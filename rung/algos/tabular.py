@@ -14,6 +14,7 @@ from gymnasium import spaces
 from safetensors.numpy import load_file, save_file
 
 from rung.errors import RungError
+from rung.runs import AGENT_FILE, write_json
 
 
 def table_dims(space: spaces.Space) -> tuple[int, ...] | None:
@@ -100,12 +101,12 @@ class QTableAgent:
         save_file({"q": np.ascontiguousarray(self.q)}, str(directory / "agent.safetensors"))
         meta = {"algo": self.algo, "kind": "q_table", "dims": list(self.indexer.dims),
                 "starts": list(self.indexer.starts), "env_id": self.env_id, "env_kwargs": self.env_kwargs}
-        (directory / "agent.json").write_text(json.dumps(meta, indent=2))
+        write_json(directory / AGENT_FILE, meta)  # last: its presence marks a saved agent
 
     @classmethod
     def load(cls, directory: str | Path) -> "QTableAgent":
         directory = Path(directory)
-        meta = json.loads((directory / "agent.json").read_text())
+        meta = json.loads((directory / AGENT_FILE).read_text())
         q = load_file(str(directory / "agent.safetensors"))["q"]
         if q.shape[0] != int(np.prod(meta["dims"])):
             raise RungError(f"{directory}: Q table has {q.shape[0]} rows, expected {np.prod(meta['dims'])}")

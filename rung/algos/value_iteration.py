@@ -10,7 +10,7 @@ Needs the transition table toy-text envs expose as `env.unwrapped.P[s][a] = [(p,
 Also here, for checking learned policies exactly:
 - `policy_return`: the expected undiscounted return of a stationary policy under the env's time limit;
 - `finite_horizon_optimum`: the best return any (non-stationary) policy can get within the time limit.
-Uses no env steps: metrics are logged per sweep, with the sweep number as the step.
+Uses no env steps: `steps` is the budget of sweeps, and metrics are logged per sweep.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class Config:
     gamma: float = param(0.99, "discount factor γ (γ = 1 converges only if every policy ends episodes)", 0, 1)
     tol: float = param(1e-10, "stop when the largest change of Q in a sweep, ‖Q_{k+1} − Q_k‖∞, is below this",
                        0, None, low_inclusive=False)
-    max_sweeps: int = param(100_000, "give up after this many sweeps over all states", 1)
 
 
 @dataclass
@@ -112,13 +111,14 @@ def finite_horizon_optimum(model: TabularModel, horizon: int) -> float:
 
 
 def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
-    """Solve for Q* and return the greedy agent. `steps` and `seed` are unused: nothing is sampled."""
+    """Solve for Q* with at most `steps` sweeps and return the greedy agent (`seed` is unused: nothing
+    is sampled)."""
     model = tabular_model(env)
-    q, residuals = value_iteration(model, config.gamma, config.tol, config.max_sweeps)
+    q, residuals = value_iteration(model, config.gamma, config.tol, max_sweeps=steps)
     for sweep, residual in enumerate(residuals, start=1):
         logger.log(sweep, {"bellman_residual": residual})
     if residuals[-1] >= config.tol:
-        raise RungError(f"value iteration did not converge in {config.max_sweeps} sweeps "
+        raise RungError(f"value iteration did not converge in {steps} sweeps "
                         f"(residual {residuals[-1]:.3g}); with γ = 1 some policy may never end an episode")
     space = env.observation_space
     return QTableAgent(NAME, q, (int(space.n),), (int(space.start),))

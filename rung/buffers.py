@@ -1,0 +1,92 @@
+"""Experience storage. ReplayBuffer keeps terminated and truncated apart and can return n-step targets.
+
+Layout [T, N]: row t holds the N envs' transitions of vector step t, so each env's steps are
+consecutive in its column, which is what n-step returns need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class ReplayBatch:
+    obs: np.ndarray        # [B, *obs_shape]
+    actions: np.ndarray    # [B, *action_shape]
+    returns: np.ndarray    # [B] Σ_{k<m} γ^k r_{t+k}: the n-step reward sum (m ≤ n steps)
+    next_obs: np.ndarray   # [B, *obs_shape] the obs to bootstrap from, s_{t+m}
+    discounts: np.ndarray  # [B] γ^m, or 0 when the episode terminated within the m steps
+
+
+class ReplayBuffer:
+    """A preallocated ring buffer of transitions (s, a, r, s', terminated, truncated).
+
+    Rows marked invalid (the reset step of Gymnasium's next-step autoreset, whose "transition" from
+    the final obs to the first obs of a new episode is not real) are stored but never sampled."""
+
+    def __init__(self, capacity: int, n_envs: int, obs_shape: tuple, obs_dtype, action_shape: tuple = (),
+                 action_dtype=np.int64):
+        self.rows = max(capacity // n_envs, 1)
+        self.n_envs = n_envs
+        self.obs = np.zeros((self.rows, n_envs, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros((self.rows, n_envs, *obs_shape), dtype=obs_dtype)
+        self.actions = np.zeros((self.rows, n_envs, *action_shape), dtype=action_dtype)
+        self.rewards = np.zeros((self.rows, n_envs), dtype=np.float32)
+        self.terminated = np.zeros((self.rows, n_envs), dtype=bool)
+        self.truncated = np.zeros((self.rows, n_envs), dtype=bool)
+        self.valid = np.zeros((self.rows, n_envs), dtype=bool)
+        self.pos, self.full = 0, False
+
+    def __len__(self) -> int:
+        """Number of stored rows × envs (valid or not)."""
+        return (self.rows if self.full else self.pos) * self.n_envs
+
+    def add(self, obs, actions, rewards, next_obs, terminated, truncated, valid) -> None:
+        """Store one vector step: every argument has a leading [N] axis."""
+        t = self.pos
+        self.obs[t], self.actions[t], self.rewards[t], self.next_obs[t] = obs, actions, rewards, next_obs
+        self.terminated[t], self.truncated[t], self.valid[t] = terminated, truncated, valid
+        self.pos = (t + 1) % self.rows
+        self.full = self.full or self.pos == 0
+
+    def sample_indices(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Uniform (row, env) pairs among valid stored transitions."""
+        filled = self.rows if self.full else self.pos
+        if not self.valid[:filled].any():
+            raise ValueError("the replay buffer holds no valid transition yet")
+        rows = rng.integers(filled, size=batch_size)
+        envs = rng.integers(self.n_envs, size=batch_size)
+        bad = ~self.valid[rows, envs]
+        while bad.any():  # resample the rare autoreset rows
+            rows[bad] = rng.integers(filled, size=int(bad.sum()))
+            envs[bad] = rng.integers(self.n_envs, size=int(bad.sum()))
+            bad = ~self.valid[rows, envs]
+        return rows, envs
+
+    def sample(self, batch_size: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 0.99) -> ReplayBatch:
+        rows, envs = self.sample_indices(batch_size, rng)
+        return self.gather(rows, envs, n_step, gamma)
+
+    def gather(self, rows: np.ndarray, envs: np.ndarray, n_step: int, gamma: float) -> ReplayBatch:
+        """n-step targets for the transitions at (rows, envs):
+        G = Σ_{k<m} γ^k r_{t+k}, bootstrapped from s_{t+m} with weight γ^m (0 if terminated),
+        where m ≤ n stops early at the episode's end or at the newest stored step."""
+        returns = np.zeros(len(rows), dtype=np.float32)
+        discounts = np.ones(len(rows), dtype=np.float32)
+        last = rows.copy()                      # row of the last step taken into the sum
+        active = np.ones(len(rows), dtype=bool)  # still summing
+        terminated = np.zeros(len(rows), dtype=bool)
+        newest = (self.pos - 1) % self.rows
+        for k in range(n_step):
+            r = (rows + k) % self.rows
+            returns += np.where(active, discounts * self.rewards[r, envs], 0.0)
+            discounts = np.where(active, discounts * gamma, discounts)
+            last = np.where(active, r, last)
+            ended = self.terminated[r, envs] | self.truncated[r, envs]
+            terminated |= active & self.terminated[r, envs]
+            active &= ~ended & (r != newest)
+        discounts = np.where(terminated, 0.0, discounts).astype(np.float32)
+        return ReplayBatch(self.obs[rows, envs], self.actions[rows, envs], returns, self.next_obs[last, envs],
+                           discounts)
