@@ -1,0 +1,94 @@
+"""Network bodies and heads: MLP and Nature-CNN bodies, orthogonal initialisation, Q heads.
+
+A body maps observations [B, *obs_shape] to features [B, F]; a head maps features to what an
+algorithm needs (Q-values here; policy and value heads come with the on-policy algorithms).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def orthogonal_init(module: nn.Module, gain: float = math.sqrt(2)) -> None:
+    """Orthogonal weights with the given gain and zero biases for every Linear/Conv layer."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            nn.init.orthogonal_(layer.weight, gain)
+            nn.init.zeros_(layer.bias)
+
+
+def is_image_space(space: spaces.Space) -> bool:
+    """uint8 Box with 3 dims: frames, stacked frames or RGB, channel-first or channel-last."""
+    return isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+
+
+class MLP(nn.Module):
+    """Flatten, then Linear → activation for each hidden size."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], activation: str = "relu"):
+        super().__init__()
+        layers, dim = [nn.Flatten()], in_dim
+        for size in hidden:
+            layers += [nn.Linear(dim, size), ACTIVATIONS[activation]()]
+            dim = size
+        self.net = nn.Sequential(*layers)
+        self.out_dim = dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.float())  # [B, F]
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. (2015): three conv layers and a 512-unit layer; pixels scaled to [0, 1]."""
+
+    def __init__(self, obs_shape: tuple[int, ...], features: int = 512):
+        super().__init__()
+        self.channels_last = obs_shape[-1] <= 4 < obs_shape[0]
+        c, h, w = (obs_shape[2], obs_shape[0], obs_shape[1]) if self.channels_last else obs_shape
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, c, h, w)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
+        self.out_dim = features
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float() / 255.0                        # [B, C, H, W]
+        if self.channels_last:
+            x = x.permute(0, 3, 1, 2)
+        return self.fc(self.conv(x))                   # [B, 512]
+
+
+def make_body(obs_space: spaces.Space, hidden: tuple[int, ...], activation: str = "relu") -> nn.Module:
+    """A CNN for image observations, an MLP for everything flat."""
+    if is_image_space(obs_space):
+        return NatureCNN(obs_space.shape)
+    return MLP(int(np.prod(obs_space.shape)), hidden, activation)
+
+
+class QNetwork(nn.Module):
+    """Q(s, ·) for every discrete action.
+
+    dueling (Wang et al. 2016): Q(s,a) = V(s) + A(s,a) − mean_a' A(s,a')."""
+
+    def __init__(self, body: nn.Module, n_actions: int, dueling: bool = False):
+        super().__init__()
+        self.body, self.dueling = body, dueling
+        self.head = nn.Linear(body.out_dim, n_actions)            # A(s,·), or Q(s,·) when not dueling
+        self.value = nn.Linear(body.out_dim, 1) if dueling else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        features = self.body(obs)                                  # [B, F]
+        advantages = self.head(features)                           # [B, A]
+        if not self.dueling:
+            return advantages
+        return self.value(features) + advantages - advantages.mean(dim=1, keepdim=True)  # [B, A]
