@@ -11,12 +11,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-from gymnasium.wrappers import RecordEpisodeStatistics
-
 from rung import config as cfg
 from rung.algos import algos_supporting, get_algo
+from rung.algos.dqn import QAgent
 from rung.algos.tabular import QTableAgent
-from rung.envs import make_env
+from rung.envs import EnvMaker, make_env
 from rung.errors import RungError
 from rung.evaluate import evaluate
 from rung.presets import get_preset
@@ -24,7 +23,7 @@ from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, ch
                        default_run_dir, versions, write_json)
 
 DEFAULT_STEPS = 100_000
-AGENT_KINDS = {"q_table": QTableAgent}
+AGENT_KINDS = {"q_table": QTableAgent, "q_network": QAgent}
 
 
 @dataclasses.dataclass
@@ -67,8 +66,8 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
     the agent's `run_dir` and `eval` attributes tell where and how well."""
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes)
     module = get_algo(algo)
-    env = make_env(env_id, settings.env_kwargs)
-    reason = module.supports(env)
+    with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
+        reason = module.supports(env)
     if reason:
         others = [a for a in algos_supporting(env) if a != algo]
         can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"
@@ -82,11 +81,11 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
     else:
         logger = Logger(settings.steps)
     try:
-        agent = module.train(RecordEpisodeStatistics(env), settings.config, settings.steps, settings.seed, logger)
+        agent = module.train(EnvMaker(env_id, settings.env_kwargs), settings.config, settings.steps, settings.seed,
+                             logger)
         logger.finish()
     finally:
         logger.close()
-        env.close()
     agent.env_id, agent.env_kwargs = env_id, settings.env_kwargs
     agent.metrics = logger.rows
     agent.eval = evaluate(agent, episodes=settings.eval_episodes, seed=settings.seed + 100_000)

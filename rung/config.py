@@ -84,6 +84,10 @@ def coerce(config_cls: type, name: str, value: Any) -> Any:
             return None
         raise RungError(f"{name} cannot be None")
     try:
+        if typing.get_origin(base) is tuple:  # "256,256" on the command line, a list in YAML
+            items = value.split(",") if isinstance(value, str) else value
+            items = [items] if isinstance(items, (int, float)) else items
+            return tuple(int(v) for v in items)
         if base is bool:
             if isinstance(value, str):
                 value = parse_scalar(value)
@@ -99,7 +103,8 @@ def coerce(config_cls: type, name: str, value: Any) -> Any:
         if base is str:
             return str(value)
     except (TypeError, ValueError):
-        raise RungError(f"{name} must be a {base.__name__}, got {value!r}") from None
+        kind = getattr(base, "__name__", str(base))
+        raise RungError(f"{name} must be a {kind}, got {value!r}") from None
     return value
 
 

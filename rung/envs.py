@@ -10,9 +10,11 @@ import importlib
 import importlib.util
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from rung.errors import RungError
@@ -95,3 +97,103 @@ def describe_space(space: spaces.Space) -> str:
     if isinstance(space, spaces.Box):
         return f"Box{space.shape}"
     return str(space)
+
+
+@dataclass
+class EnvMaker:
+    """What an algorithm gets: it makes the single env or the vector env it needs."""
+    env_id: str
+    env_kwargs: dict
+
+    def single(self) -> gym.Env:
+        """One env that reports `info['episode']` when an episode ends."""
+        return gym.wrappers.RecordEpisodeStatistics(make_env(self.env_id, self.env_kwargs))
+
+    def vector(self, n_envs: int, backend: str = "auto") -> "VecEnv":
+        return make_vec_env(self.env_id, n_envs, self.env_kwargs, backend)
+
+
+BACKENDS = ("auto", "native", "sync", "async", "envpool")
+
+
+class VecEnv:
+    """N copies of an env behind one `step`, in Gymnasium's next-step autoreset mode, made explicit.
+
+    `step` returns (next_obs, rewards, terminated, truncated, valid). When env i ended at the previous
+    step, this step only reset it: `next_obs[i]` is the first obs of a new episode and `valid[i]` is
+    False, because (final obs → first obs) is not a transition the agent made. On the step an episode
+    ends, `next_obs[i]` is its true final obs, so truncated episodes can bootstrap from it.
+    Episode returns and lengths are counted here, whatever the backend, into `self.episodes`."""
+
+    def __init__(self, env):
+        from rung.runs import EpisodeStats
+
+        self.env = env
+        self.num_envs = env.num_envs
+        self.single_observation_space = env.single_observation_space
+        self.single_action_space = env.single_action_space
+        self.episodes = EpisodeStats()
+        self.returns = np.zeros(self.num_envs)
+        self.lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self.needs_reset = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        obs, _ = self.env.reset(seed=seed)
+        self.returns[:], self.lengths[:], self.needs_reset[:] = 0, 0, False
+        return obs
+
+    def step(self, actions: np.ndarray):
+        next_obs, rewards, terminated, truncated, _ = self.env.step(actions)
+        valid = ~self.needs_reset
+        self.returns += np.where(valid, rewards, 0.0)
+        self.lengths += valid
+        done = (terminated | truncated) & valid
+        for i in np.flatnonzero(done):
+            self.episodes.add(float(self.returns[i]), int(self.lengths[i]))
+            self.returns[i], self.lengths[i] = 0.0, 0
+        self.needs_reset = done
+        return next_obs, np.asarray(rewards, dtype=np.float32), terminated & valid, truncated & valid, valid
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, backend: str = "auto") -> VecEnv:
+    """`n_envs` copies of `env_id`. Backends: `native` (the env's own vectorised class, e.g. CartPole's),
+    `envpool` (if installed and it knows the id), `sync` / `async` (Gymnasium's Sync/AsyncVectorEnv);
+    `auto` picks native, then envpool, then sync."""
+    from functools import partial
+
+    from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+
+    kwargs = dict(env_kwargs or {})
+    if backend not in BACKENDS:
+        raise RungError(f"unknown env backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    make_env(env_id, kwargs).close()  # turns a bad id or kwargs into a one-line error first
+    has_native = not is_custom_id(env_id) and gym.spec(env_id).vector_entry_point is not None
+    if backend == "native" and not has_native:
+        raise RungError(f"{env_id} has no native vectorised implementation; use --set env_backend=sync")
+    if backend == "envpool" and not envpool_supports(env_id):
+        raise RungError(f"envpool is not installed or does not provide {env_id}")
+    if backend == "native" or (backend == "auto" and has_native):
+        env = gym.make_vec(env_id, n_envs, vectorization_mode="vector_entry_point", **kwargs)
+    elif backend == "envpool" or (backend == "auto" and envpool_supports(env_id)):
+        env = make_envpool(env_id, n_envs, kwargs)
+    else:
+        cls = AsyncVectorEnv if backend == "async" else SyncVectorEnv
+        env = cls([partial(make_env, env_id, kwargs)] * n_envs, autoreset_mode=AutoresetMode.NEXT_STEP)
+    return VecEnv(env)
+
+
+def envpool_supports(env_id: str) -> bool:
+    try:
+        import envpool
+    except ImportError:
+        return False
+    return env_id in envpool.list_all_envs()
+
+
+def make_envpool(env_id: str, n_envs: int, kwargs: dict):
+    import envpool
+
+    return envpool.make_gymnasium(env_id, num_envs=n_envs, **kwargs)

@@ -84,16 +84,15 @@ def check_run_dir(path: str | Path) -> Path:
 
 
 class EpisodeStats:
-    """Collects `info['episode']` from Gymnasium's RecordEpisodeStatistics between two log points."""
+    """Episode returns and lengths finished between two log points."""
 
     def __init__(self):
         self.returns, self.lengths = [], []
         self.count = 0
 
-    def add(self, info: dict) -> None:
-        episode = info["episode"]
-        self.returns.append(float(episode["r"]))
-        self.lengths.append(int(episode["l"]))
+    def add(self, episode_return: float, episode_length: int) -> None:
+        self.returns.append(float(episode_return))
+        self.lengths.append(int(episode_length))
         self.count += 1
 
     def pop(self) -> dict[str, float]:

@@ -48,7 +48,8 @@ def q_learning_target(reward: float, next_q: np.ndarray, terminated: bool, gamma
     return reward if terminated else reward + gamma * float(next_q.max())
 
 
-def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
+def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
+    env = envs.single()
     indexer, q = new_q_table(env, config.q_init)  # q: [S, A]
     rng = np.random.default_rng(seed)
     episodes = EpisodeStats()
@@ -72,7 +73,7 @@ def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         td_abs_sum, updates = td_abs_sum + abs(td_error), updates + 1
 
         if terminated or truncated:
-            episodes.add(info)
+            episodes.add(info["episode"]["r"], info["episode"]["l"])
             obs, _ = env.reset()
             state = indexer(obs)
         else:

@@ -29,7 +29,8 @@ def sarsa_target(reward: float, next_q_action: float, terminated: bool, gamma: f
     return reward if terminated else reward + gamma * next_q_action
 
 
-def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
+def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
+    env = envs.single()
     indexer, q = new_q_table(env, config.q_init)  # q: [S, A]
     rng = np.random.default_rng(seed)
     episodes = EpisodeStats()
@@ -55,7 +56,7 @@ def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         td_abs_sum, updates = td_abs_sum + abs(td_error), updates + 1
 
         if terminated or truncated:
-            episodes.add(info)
+            episodes.add(info["episode"]["r"], info["episode"]["l"])
             obs, _ = env.reset()
             state = indexer(obs)
             action = epsilon_greedy(q[state], epsilon, rng)

@@ -110,9 +110,10 @@ def finite_horizon_optimum(model: TabularModel, horizon: int) -> float:
     return float(model.start @ value)
 
 
-def train(env, config: Config, steps: int, seed: int, logger) -> QTableAgent:
+def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     """Solve for Q* with at most `steps` sweeps and return the greedy agent (`seed` is unused: nothing
     is sampled)."""
+    env = envs.single()
     model = tabular_model(env)
     q, residuals = value_iteration(model, config.gamma, config.tol, max_sweeps=steps)
     for sweep, residual in enumerate(residuals, start=1):

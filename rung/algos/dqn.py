@@ -1,0 +1,230 @@
+"""Deep Q-Network (Mnih et al. 2015): the seed's Q-learning with the table replaced by a network Q_θ,
+kept stable by its two tricks, experience replay and a frozen target network θ⁻:
+
+    y = r + γ · max_a' Q_θ⁻(s', a')          (y = r when s' is terminal)
+    L(θ) = Huber(Q_θ(s, a) − y)              on minibatches drawn uniformly from the replay buffer
+
+Options:
+- Double DQN (van Hasselt et al. 2016): y = r + γ · Q_θ⁻(s', argmax_a' Q_θ(s', a')), the online net
+  picks the action and the target net scores it, which removes max's upward bias;
+- dueling head (Wang et al. 2016): Q(s,a) = V(s) + A(s,a) − mean_a' A(s,a')  (rung.nets.QNetwork);
+- n-step returns: y = Σ_{k<n} γ^k r_{t+k} + γ^n · max_a' Q_θ⁻(s_{t+n}, a')  (rung.buffers.ReplayBuffer).
+
+Implementation details, with Stable-Baselines3's meanings so that its configs carry over:
+- actions are uniformly random while fewer than `learning_starts` env steps were taken, and updates
+  start once more than `learning_starts` were;
+- every `train_freq` vector steps, `gradient_steps` updates (−1: one per env transition collected);
+- every `target_update_interval` env steps, θ⁻ ← τ·θ + (1 − τ)·θ⁻ (τ = 1 is a hard copy);
+- ε decays linearly from `epsilon` to `epsilon_final` over `exploration_fraction` of the budget;
+- the global gradient norm is clipped to `max_grad_norm`; Adam.
+- terminated: no bootstrap; truncated by a time limit: bootstrap from the true final obs.
+- with next-step autoreset (rung.envs.VecEnv) the reset step after each episode counts as a step
+  but is never stored as a transition.
+Speed, not semantics: θ⁻ only changes between env steps, never inside a burst of gradient steps, so a
+burst samples all its minibatches at once and, without Double DQN, computes all their targets in one
+forward pass of θ⁻.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from safetensors.torch import load_file, save_file
+
+from rung.algos.tabular import linear_schedule
+from rung.buffers import ReplayBuffer
+from rung.config import param
+from rung.envs import BACKENDS
+from rung.nets import FlatParameters, QNetwork, make_body
+from rung.runs import AGENT_FILE, write_json
+
+NAME = "dqn"
+SPACES = "obs: Box (vectors, or uint8 images with a CNN); actions: Discrete"
+USES_ENV_STEPS = True
+TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets
+
+
+@dataclass
+class Config:
+    lr: float = param(1e-4, "Adam learning rate", 0, None, low_inclusive=False)
+    buffer_size: int = param(1_000_000, "replay buffer capacity, in transitions", 1)
+    learning_starts: int = param(100, "env steps of random actions before learning starts", 0)
+    batch_size: int = param(32, "transitions per gradient step", 1)
+    tau: float = param(1.0, "target update rate τ in θ⁻ ← τθ + (1 − τ)θ⁻ (1: hard copy)", 0, 1, low_inclusive=False)
+    gamma: float = param(0.99, "discount factor γ", 0, 1)
+    train_freq: int = param(4, "vector steps between bursts of gradient steps", 1)
+    gradient_steps: int = param(1, "gradient steps per burst (-1: one per env transition collected)", -1)
+    target_update_interval: int = param(10_000, "env steps between target-network updates", 1)
+    epsilon: float = param(1.0, "exploration rate ε at the start", 0, 1)
+    epsilon_final: float = param(0.05, "exploration rate ε after the decay", 0, 1)
+    exploration_fraction: float = param(0.1, "fraction of the budget over which ε decays", 0, 1)
+    max_grad_norm: float = param(10.0, "clip the global gradient norm to this", 0, None, low_inclusive=False)
+    double_q: bool = param(False, "Double DQN target: the online net picks a', the target net scores it")
+    dueling: bool = param(False, "dueling head: Q = V + A − mean A")
+    n_step: int = param(1, "n of the n-step return in the target", 1)
+    net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body (image obs use the Nature CNN)")
+    n_envs: int = param(1, "number of envs stepped together", 1)
+    env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
+
+
+def supports(env) -> str | None:
+    if not isinstance(env.action_space, spaces.Discrete):
+        return f"action space {env.action_space} is not Discrete (DQN takes max over actions)"
+    if not isinstance(env.observation_space, spaces.Box):
+        return f"observation space {env.observation_space} is not a Box"
+    return None
+
+
+def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
+               next_q_online: torch.Tensor | None = None) -> torch.Tensor:
+    """y = G + γ^m · Q_θ⁻(s', a*), with a* = argmax_a' Q_θ⁻(s', a') (DQN) or argmax_a' Q_θ(s', a')
+    (Double DQN, when `next_q_online` is given). `discounts` already holds 0 for terminal s'."""
+    chooser = next_q_target if next_q_online is None else next_q_online
+    best = chooser.argmax(dim=1, keepdim=True)                                  # [B, 1]
+    return returns + discounts * next_q_target.gather(1, best).squeeze(1)      # [B]
+
+
+def dqn_loss(q_taken: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """L(θ) = Huber(Q_θ(s,a) − y), the mean over the minibatch."""
+    loss = F.smooth_l1_loss(q_taken, targets)
+    return loss, {"td_loss": loss.detach(), "q_values": q_taken.detach().mean()}
+
+
+class QAgent:
+    """Acts greedily with a Q-network (ε-greedy with `epsilon` when not deterministic)."""
+
+    def __init__(self, q_net: QNetwork, obs_space: spaces.Box, net_arch: tuple, dueling: bool, epsilon: float = 0.05,
+                 algo: str = NAME):
+        self.q_net, self.obs_space, self.net_arch, self.dueling = q_net, obs_space, tuple(net_arch), dueling
+        self.epsilon, self.algo = epsilon, algo
+        self.env_id, self.env_kwargs = "", {}
+        self.rng = np.random.default_rng()
+
+    @torch.inference_mode()
+    def act(self, obs, deterministic: bool = True) -> int:
+        n_actions = self.q_net.head.out_features
+        if not deterministic and self.rng.random() < self.epsilon:
+            return int(self.rng.integers(n_actions))
+        return int(self.q_net(torch.as_tensor(np.asarray(obs))[None]).argmax(dim=1))
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file(self.q_net.state_dict(), str(directory / "agent.safetensors"))
+        meta = {"algo": self.algo, "kind": "q_network", "obs_shape": list(self.obs_space.shape),
+                "obs_dtype": str(self.obs_space.dtype), "n_actions": self.q_net.head.out_features,
+                "net_arch": list(self.net_arch), "dueling": self.dueling, "epsilon": self.epsilon,
+                "env_id": self.env_id, "env_kwargs": self.env_kwargs}
+        write_json(directory / AGENT_FILE, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "QAgent":
+        directory = Path(directory)
+        meta = json.loads((directory / AGENT_FILE).read_text())
+        dtype = np.dtype(meta["obs_dtype"])
+        low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
+        obs_space = spaces.Box(low, high, tuple(meta["obs_shape"]), dtype)
+        q_net = QNetwork(make_body(obs_space, tuple(meta["net_arch"])), meta["n_actions"], meta["dueling"])
+        q_net.load_state_dict(load_file(str(directory / "agent.safetensors")))
+        agent = cls(q_net, obs_space, meta["net_arch"], meta["dueling"], meta["epsilon"], meta["algo"])
+        agent.env_id, agent.env_kwargs = meta["env_id"], meta["env_kwargs"]
+        return agent
+
+
+def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:
+    """θ⁻ ← τ·θ + (1 − τ)·θ⁻."""
+    with torch.no_grad():
+        target_params, online_params = list(target.parameters()), list(online.parameters())
+        if tau == 1.0:
+            torch._foreach_copy_(target_params, online_params)
+        else:
+            torch._foreach_lerp_(target_params, online_params, tau)
+
+
+def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: ReplayBuffer, config: Config, n_updates: int,
+                 rng: np.random.Generator) -> dict[str, float]:
+    """`n_updates` gradient steps on minibatches sampled up front (θ⁻ is fixed during the burst)."""
+    B = config.batch_size
+    rows, envs = buffer.sample_indices(n_updates * B, rng)
+    batch = buffer.gather(rows, envs, config.n_step, config.gamma)
+    obs = torch.from_numpy(batch.obs).view(n_updates, B, *batch.obs.shape[1:])                # [U, B, *obs]
+    actions = torch.from_numpy(batch.actions).long().view(n_updates, B, 1)                    # [U, B, 1]
+    returns = torch.from_numpy(batch.returns).view(n_updates, B)                              # [U, B]
+    discounts = torch.from_numpy(batch.discounts).view(n_updates, B)                          # [U, B]
+    next_obs = torch.from_numpy(batch.next_obs)                                               # [U·B, *obs]
+    with torch.no_grad():
+        next_q_target = torch.cat([target_net(chunk) for chunk in next_obs.split(TARGET_CHUNK)])  # [U·B, A]
+        next_q_target = next_q_target.view(n_updates, B, -1)                                  # [U, B, A]
+        if not config.double_q:
+            targets = td_targets(returns.view(-1), discounts.view(-1), next_q_target.view(n_updates * B, -1))
+            targets = targets.view(n_updates, B)                                              # [U, B]
+    next_obs = next_obs.view(n_updates, B, *next_obs.shape[1:])
+    totals = {"td_loss": torch.zeros(()), "q_values": torch.zeros(())}
+    for u in range(n_updates):
+        if config.double_q:
+            with torch.no_grad():
+                y = td_targets(returns[u], discounts[u], next_q_target[u], q_net(next_obs[u]))
+        else:
+            y = targets[u]
+        q_taken = q_net(obs[u]).gather(1, actions[u]).squeeze(1)                              # [B]
+        loss, stats = dqn_loss(q_taken, y)
+        flat.zero_grad()
+        loss.backward()
+        flat.clip_grad_norm(config.max_grad_norm)
+        optimizer.step()
+        for key in totals:
+            totals[key] += stats[key]
+    return {key: float(value) / n_updates for key, value in totals.items()}
+
+
+def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    env = envs.vector(config.n_envs, config.env_backend)
+    n, obs_space = env.num_envs, env.single_observation_space
+    n_actions = int(env.single_action_space.n)
+    q_net = QNetwork(make_body(obs_space, config.net_arch), n_actions, config.dueling)
+    target_net = copy.deepcopy(q_net).requires_grad_(False)
+    flat = FlatParameters(q_net)
+    optimizer = torch.optim.Adam([flat.param], lr=config.lr, fused=True)
+    buffer = ReplayBuffer(min(config.buffer_size, steps), n, obs_space.shape, obs_space.dtype)
+    target_every = max(config.target_update_interval // n, 1)
+    update_stats: dict[str, float] = {}
+    next_log = logger.every
+
+    obs = env.reset(seed=seed)
+    for it in range(1, -(-steps // n) + 1):
+        steps_before, global_step = (it - 1) * n, it * n
+        epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, steps_before / steps)
+
+        # COLLECT: ε-greedy actions (uniformly random before learning_starts)
+        explore = rng.random(n) < (1.0 if steps_before < config.learning_starts else epsilon)
+        actions = rng.integers(n_actions, size=n)
+        if not explore.all():
+            with torch.inference_mode():
+                greedy = q_net(torch.from_numpy(obs)).argmax(dim=1).numpy()
+            actions = np.where(explore, actions, greedy)
+        next_obs, rewards, terminated, truncated, valid = env.step(actions)
+        buffer.add(obs, actions, rewards, next_obs, terminated, truncated, valid)
+        obs = next_obs
+
+        # UPDATE: a burst of gradient steps every train_freq vector steps, once past learning_starts
+        if global_step > config.learning_starts and it % config.train_freq == 0:
+            n_updates = config.gradient_steps if config.gradient_steps > 0 else config.train_freq * n
+            update_stats = update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates, rng)
+        if it % target_every == 0:
+            polyak_update(target_net, q_net, config.tau)
+
+        # LOG
+        if global_step >= next_log or global_step >= steps:
+            logger.log(global_step, {**env.episodes.pop(), **update_stats, "epsilon": epsilon})
+            next_log += logger.every
+    env.close()
+    return QAgent(q_net, obs_space, config.net_arch, config.dueling, config.epsilon_final)
