@@ -72,11 +72,36 @@ def make_env(env_id: str, env_kwargs: dict | None = None, render_mode: str | Non
         cls = load_env_class(env_id)
         spec = gym.envs.registration.EnvSpec(id=f"custom/{cls.__name__}-v0", entry_point=cls)
         return _make(spec, env_id, kwargs)
+    if env_id.startswith("ALE/") and env_id not in gym.registry:
+        register_atari()
     if env_id not in gym.registry:
         close = suggest_ids(env_id)
         hint = f"; did you mean {' or '.join(close)}?" if close else "; any id in gymnasium.registry works"
         raise RungError(f"unknown environment {env_id!r}{hint}")
+    if gym.spec(env_id).entry_point == ATARI_ENTRY_POINT:
+        return atari_preprocessing(_make(env_id, env_id, {"frameskip": 1, **kwargs}))
     return _make(env_id, env_id, kwargs)
+
+
+ATARI_ENTRY_POINT = "ale_py.env:AtariEnv"
+
+
+def register_atari() -> None:
+    """ALE ids exist once ale-py (the `atari` extra, which ships the ROMs) registers them."""
+    try:
+        import ale_py
+    except ImportError:
+        raise RungError("Atari envs need the atari extra: pip install 'rung[atari]'") from None
+    gym.register_envs(ale_py)
+
+
+def atari_preprocessing(env: gym.Env) -> gym.Env:
+    """The DQN paper's preprocessing: no-op starts, frame skip 4 with max-pooling, 84×84 grayscale,
+    4 stacked frames. Observations are uint8 [4, 84, 84]; the env must be made with frameskip=1."""
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    env = AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True, scale_obs=False)
+    return FrameStackObservation(env, 4)
 
 
 def _make(spec_or_id, env_id: str, kwargs: dict) -> gym.Env:
