@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 from rung import config as cfg
@@ -16,7 +17,7 @@ from rung.algos import algos_supporting, get_algo
 from rung.algos.dqn import QAgent
 from rung.algos.tabular import QTableAgent
 from rung.envs import EnvMaker, make_env
-from rung.errors import RungError
+from rung.errors import RungError, RungWarning
 from rung.evaluate import evaluate
 from rung.presets import get_preset
 from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, check_run_dir, create_run_dir,
@@ -54,6 +55,8 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
     if eval_episodes <= 0:
         raise RungError(f"eval episodes must be positive, got {eval_episodes!r}")
     config = cfg.build(module.Config, values)
+    for message in module.check(config, steps):
+        warnings.warn(message, RungWarning, stacklevel=3)
     return RunSettings(algo, env_id, steps, seed, dict(env_kwargs or {}), preset, eval_episodes, config)
 
 

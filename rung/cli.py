@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 from rung.errors import RungError
 
@@ -129,7 +130,18 @@ def cmd_plot(args) -> None:
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot}
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """rung's own warnings as one plain line; everyone else's as Python prints them."""
+    from rung.errors import RungWarning
+
+    if issubclass(category, RungWarning):
+        sys.stderr.write(f"rung: warning: {message}\n")
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = show_warning
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)

@@ -13,7 +13,7 @@ RUNG = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "rung.cli"]
 
 def run_cli(*args, cwd=None, check=False):
     """Run `rung ARGS...` as a subprocess; returns the CompletedProcess (text mode)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = dict(os.environ)
     proc = subprocess.run(RUNG + [str(a) for a in args], capture_output=True, text=True, cwd=cwd or ROOT, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"rung {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")

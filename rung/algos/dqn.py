@@ -42,6 +42,7 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBuffer
 from rung.config import param
 from rung.envs import BACKENDS
+from rung.errors import RungError
 from rung.nets import FlatParameters, QNetwork, make_body
 from rung.runs import AGENT_FILE, write_json
 
@@ -80,6 +81,21 @@ def supports(env) -> str | None:
     if not isinstance(env.observation_space, spaces.Box):
         return f"observation space {env.observation_space} is not a Box"
     return None
+
+
+def check(config: Config, steps: int) -> list[str]:
+    """Refuse a budget in which no update would ever happen; warn when most of it is random play."""
+    first_update = max(config.learning_starts + 1, config.train_freq * config.n_envs)
+    if config.gradient_steps == 0:
+        raise RungError("gradient_steps=0 would never update the network; use a positive number or -1")
+    if first_update > steps:
+        raise RungError(f"nothing would ever train: the first update comes after {first_update:,} env steps "
+                        f"(learning_starts={config.learning_starts:,}, train_freq={config.train_freq}) but the "
+                        f"budget is {steps:,} steps")
+    if config.learning_starts > steps // 2:
+        return [f"learning_starts={config.learning_starts:,} is more than half of the {steps:,}-step budget: "
+                f"most of the run is random play"]
+    return []
 
 
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,

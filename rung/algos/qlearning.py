@@ -43,6 +43,11 @@ class Config:
 supports = table_support
 
 
+def check(config: Config, steps: int) -> list[str]:
+    """Problems with this config and budget: raises RungError when the run cannot work, else warnings."""
+    return []
+
+
 def q_learning_target(reward: float, next_q: np.ndarray, terminated: bool, gamma: float) -> float:
     """y = r + γ · max_a' Q(s',a'), or y = r when s' is terminal."""
     return reward if terminated else reward + gamma * float(next_q.max())

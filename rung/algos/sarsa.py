@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rung.algos.qlearning import Config
+from rung.algos.qlearning import Config, check
 from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
 from rung.runs import EpisodeStats
 
@@ -21,7 +21,7 @@ NAME = "sarsa"
 SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete"
 USES_ENV_STEPS = True
 supports = table_support
-__all__ = ["Config", "train", "sarsa_target"]
+__all__ = ["Config", "check", "train", "sarsa_target"]
 
 
 def sarsa_target(reward: float, next_q_action: float, terminated: bool, gamma: float) -> float:

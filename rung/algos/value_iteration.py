@@ -43,6 +43,11 @@ class TabularModel:
     start: np.ndarray        # [S] initial state distribution
 
 
+def check(config: Config, steps: int) -> list[str]:
+    """Problems with this config and budget: raises RungError when the run cannot work, else warnings."""
+    return []
+
+
 def supports(env) -> str | None:
     """Why value iteration cannot run on `env`, or None when it can."""
     reason = table_support(env)

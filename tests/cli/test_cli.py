@@ -112,3 +112,24 @@ def test_help_documents_every_config_field(cli):
     for module in ALGOS.values():
         for f in fields(module.Config):
             assert f"{f.name} (" in out and f.metadata["help"][:30] in " ".join(out.split())
+
+
+@pytest.mark.parametrize("args, words", [
+    (["dqn", "Pendulum-v1"], ["dqn cannot train on Pendulum-v1", "not Discrete"]),
+    (["dqn", "FrozenLake-v1"], ["not a Box", "qlearning"]),
+    (["dqn", "CartPole-v1", "--preset", "fast"], ["no preset 'fast'", "zoo"]),
+    (["dqn", "CartPole-v1", "--steps", "500"], ["nothing would ever train", "learning_starts=1,000"]),
+    (["dqn", "CartPole-v1", "--set", "gradient_steps=0"], ["gradient_steps=0"]),
+    (["dqn", "CartPole-v1", "--set", "env_backend=gpu"], ["env_backend='gpu'", "sync"]),
+    (["dqn", "CartPole-v1", "--set", "net_arch=a,b"], ["net_arch must be"]),
+])
+def test_bad_dqn_input(cli, tmp_path, args, words):
+    run_dir = tmp_path / "run"
+    assert_one_line_error(cli("train", *args, "--run-dir", run_dir, "--quiet"), *words)
+    assert not run_dir.exists()
+
+
+def test_warns_when_most_of_the_budget_is_random_play(cli, tmp_path):
+    proc = cli("train", "dqn", "CartPole-v1", "--steps", "1500", "--set", "train_freq=4", "gradient_steps=1",
+               "--run-dir", tmp_path / "r", "--quiet", "--eval-episodes", "1", check=True)
+    assert "rung: warning: learning_starts=1,000 is more than half" in proc.stderr

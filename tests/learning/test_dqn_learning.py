@@ -1,0 +1,21 @@
+"""DQN: a seeded learning check on CartPole, and the CNN path on an Atari env."""
+
+import numpy as np
+import pytest
+
+import rung
+from rung.nets import NatureCNN
+
+pytestmark = pytest.mark.learning
+
+
+def test_cnn_path_on_atari_frames(tmp_path):
+    agent = rung.train("dqn", "ALE/Pong-v5", steps=300, seed=0, eval_episodes=1, run_dir=tmp_path / "pong",
+                       config={"learning_starts": 100, "buffer_size": 1000, "batch_size": 8, "train_freq": 4,
+                               "target_update_interval": 50})
+    assert isinstance(agent.q_net.body, NatureCNN)
+    losses = [row["td_loss"] for row in agent.metrics if "td_loss" in row]
+    assert losses and np.isfinite(losses).all()
+    loaded = rung.load(tmp_path / "pong")
+    obs = np.random.default_rng(0).integers(0, 255, size=(4, 84, 84), dtype=np.uint8)
+    assert loaded.act(obs) == agent.act(obs)
