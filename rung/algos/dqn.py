@@ -16,7 +16,8 @@ Implementation details, with Stable-Baselines3's meanings so that its configs ca
 - every `train_freq` vector steps, `gradient_steps` updates (−1: one per env transition collected);
 - every `target_update_interval` env steps, θ⁻ ← τ·θ + (1 − τ)·θ⁻ (τ = 1 is a hard copy);
 - ε decays linearly from `epsilon` to `epsilon_final` over `exploration_fraction` of the budget;
-- the global gradient norm is clipped to `max_grad_norm`; Adam.
+- the global gradient norm is clipped to `max_grad_norm`; Adam, its step size decaying linearly from
+  `lr` to `lr_final` when that is set (not in SB3's DQN, which keeps it constant by default).
 - terminated: no bootstrap; truncated by a time limit: bootstrap from the true final obs.
 - with next-step autoreset (rung.envs.VecEnv) the reset step after each episode counts as a step
   but is never stored as a transition.
@@ -55,6 +56,7 @@ TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets
 @dataclass
 class Config:
     lr: float = param(1e-4, "Adam learning rate", 0, None, low_inclusive=False)
+    lr_final: float | None = param(None, "learning rate at the end of training, linear decay (None: constant)", 0)
     buffer_size: int = param(1_000_000, "replay buffer capacity, in transitions", 1)
     learning_starts: int = param(100, "env steps of random actions before learning starts", 0)
     batch_size: int = param(32, "transitions per gradient step", 1)
@@ -157,11 +159,11 @@ class QAgent:
 def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:
     """θ⁻ ← τ·θ + (1 − τ)·θ⁻."""
     with torch.no_grad():
-        target_params, online_params = list(target.parameters()), list(online.parameters())
-        if tau == 1.0:
-            torch._foreach_copy_(target_params, online_params)
-        else:
-            torch._foreach_lerp_(target_params, online_params, tau)
+        for target_param, online_param in zip(target.parameters(), online.parameters()):
+            if tau == 1.0:
+                target_param.copy_(online_param)  # exact copy: lerp with weight 1 can differ in the last bit
+            else:
+                target_param.lerp_(online_param, tau)
 
 
 def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: ReplayBuffer, config: Config, n_updates: int,
@@ -214,6 +216,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     target_every = max(config.target_update_interval // n, 1)
     update_stats: dict[str, float] = {}
     next_log = logger.every
+    lr_final = config.lr if config.lr_final is None else config.lr_final
 
     obs = env.reset(seed=seed)
     for it in range(1, -(-steps // n) + 1):
@@ -234,7 +237,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
         # UPDATE: a burst of gradient steps every train_freq vector steps, once past learning_starts
         if global_step > config.learning_starts and it % config.train_freq == 0:
             n_updates = config.gradient_steps if config.gradient_steps > 0 else config.train_freq * n
-            update_stats = update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates, rng)
+            optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, steps_before / steps)
+            update_stats = {**update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates, rng), "lr": lr}
         if it % target_every == 0:
             polyak_update(target_net, q_net, config.tau)
 

@@ -33,7 +33,7 @@ USES_ENV_STEPS = True
 class Config:
     gamma: float = param(0.99, "discount factor γ", 0, 1)
     lr: float = param(0.1, "step size α at the start", 0, 1, low_inclusive=False)
-    lr_final: float = param(0.1, "step size α at the end of training (linear decay; = lr for constant)", 0, 1)
+    lr_final: float | None = param(None, "step size α at the end of training, linear decay (None: constant)", 0, 1)
     epsilon: float = param(1.0, "exploration rate ε at the start", 0, 1)
     epsilon_final: float = param(0.05, "exploration rate ε after the decay", 0, 1)
     exploration_fraction: float = param(0.5, "fraction of the steps over which ε decays", 0, 1)
@@ -59,13 +59,14 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     rng = np.random.default_rng(seed)
     episodes = EpisodeStats()
     td_abs_sum, updates = 0.0, 0
+    lr_final = config.lr if config.lr_final is None else config.lr_final
 
     obs, _ = env.reset(seed=seed)
     state = indexer(obs)
     for step in range(1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
-        lr = linear_schedule(config.lr, config.lr_final, 1.0, progress)
+        lr = linear_schedule(config.lr, lr_final, 1.0, progress)
 
         # COLLECT: one ε-greedy step
         action = epsilon_greedy(q[state], epsilon, rng)

@@ -35,6 +35,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     rng = np.random.default_rng(seed)
     episodes = EpisodeStats()
     td_abs_sum, updates = 0.0, 0
+    lr_final = config.lr if config.lr_final is None else config.lr_final
 
     obs, _ = env.reset(seed=seed)
     state = indexer(obs)
@@ -43,7 +44,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     for step in range(1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
-        lr = linear_schedule(config.lr, config.lr_final, 1.0, progress)
+        lr = linear_schedule(config.lr, lr_final, 1.0, progress)
 
         # COLLECT: take a, observe r and s', and choose a' now: the target needs it
         next_obs, reward, terminated, truncated, info = env.step(action)

@@ -21,3 +21,12 @@ def test_same_seed_same_metrics_and_table(algo, env_id):
     assert a.eval == b.eval
     c = rung.train(algo, env_id, steps=20_000, seed=8, eval_episodes=20)
     assert not np.array_equal(a.q, c.q)
+
+
+def test_dqn_same_seed_same_metrics():
+    config = {"learning_starts": 200, "train_freq": 4, "gradient_steps": 2, "target_update_interval": 100,
+              "double_q": True, "n_step": 3, "batch_size": 16}
+    a, b = (rung.train("dqn", "CartPole-v1", steps=1500, seed=3, config=config, eval_episodes=3) for _ in range(2))
+    assert learning_metrics(a) == learning_metrics(b)
+    assert any("td_loss" in row for row in a.metrics)
+    assert a.eval == b.eval
