@@ -19,3 +19,12 @@ def test_cnn_path_on_atari_frames(tmp_path):
     loaded = rung.load(tmp_path / "pong")
     obs = np.random.default_rng(0).integers(0, 255, size=(4, 84, 84), dtype=np.uint8)
     assert loaded.act(obs) == agent.act(obs)
+
+
+def test_cartpole_learns_within_20k_steps(tmp_path):
+    """The default preset (rl-zoo3's settings with 3-step returns and lr annealed to 0) on 40 % of its
+    budget: the greedy policy must balance for ≥ 195 steps on average (CartPole-v0's old threshold)."""
+    agent = rung.train("dqn", "CartPole-v1", steps=20_000, seed=0, eval_episodes=10)
+    assert agent.eval["mean_return"] >= 195
+    early = [row["episodic_return"] for row in agent.metrics[:10] if "episodic_return" in row]
+    assert np.mean(early) < 60  # it started from a random policy: the return was learned
