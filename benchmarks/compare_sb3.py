@@ -34,8 +34,11 @@ def sb3_kwargs(algo: str, config: dict) -> dict:
 
     defaults = {f.name: f.default for f in fields(get_algo(algo).Config)}
     kwargs = {}
+    lr, lr_final = config["lr"], config.get("lr_final")
+    if lr_final is not None:  # SB3 takes a schedule of the remaining progress p (1 → 0)
+        kwargs["learning_rate"] = lambda p: lr_final + (lr - lr_final) * p
     for key, value in config.items():
-        if key in RUNG_ONLY:
+        if key in RUNG_ONLY or key == "lr_final" or (key == "lr" and lr_final is not None):
             continue
         if key in ("double_q", "dueling", "n_step") and value != defaults[key]:
             raise SystemExit(f"Stable-Baselines3's DQN has no {key}; compare with it off")
