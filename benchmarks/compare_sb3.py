@@ -17,9 +17,9 @@ import subprocess
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from report import append_row
+
 
 # rung config key → Stable-Baselines3 DQN keyword (keys absent here have the same name in both)
 SB3_NAMES = {"dqn": {"lr": "learning_rate", "epsilon": "exploration_initial_eps",
@@ -129,14 +129,11 @@ def main() -> None:
            f"{evals['rung']} | {evals['sb3']} | `{command}` |")
     print(row)
     if not args.no_write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text()
-        header = ("\n### rung vs Stable-Baselines3 (same hyper-parameters, alternating runs, medians)\n\n"
-                  "| date | algo | env | rung s | SB3 s | rung/SB3 time | SPS rung / SB3 | eval rung (per seed) | "
-                  "eval SB3 (per seed) | command |\n|---|---|---|---|---|---|---|---|---|---|\n")
-        if "### rung vs Stable-Baselines3" not in text:
-            text = text.rstrip("\n") + "\n" + header
-        path.write_text(text.rstrip("\n") + "\n" + row + "\n")
+        append_row("rung vs Stable-Baselines3 (same hyper-parameters, alternating runs, medians)",
+                   "Wall time = building the agent + training (no imports, no evaluation); eval = mean of 20 "
+                   "deterministic episodes of the final agent, per seed.",
+                   ["date", "algo", "env", "rung s", "SB3 s", "rung/SB3 time", "SPS rung / SB3",
+                    "eval rung (per seed)", "eval SB3 (per seed)", "command"], row)
 
 
 if __name__ == "__main__":

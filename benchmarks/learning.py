@@ -12,14 +12,11 @@ import argparse
 import statistics
 import time
 from datetime import date
-from pathlib import Path
 
 import torch
 
 import rung
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from report import append_row
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,25 +53,10 @@ def main() -> None:
            f"{', '.join(f'{r:.1f}' for r in returns)} | {statistics.median(seconds):.0f} | `{command}` |")
     print(row)
     if not args.no_write:
-        append_row(row, args.episodes)
-
-
-def append_row(row: str, episodes: int) -> None:
-    """Add the row under the learning table (made on first use); a lock lets runs finish side by side."""
-    import fcntl
-
-    path = ROOT / "docs" / "benchmarks.md"
-    with open(path, "r+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        text = f.read()
-        title = "### Learning: mean deterministic eval return over seeds"
-        if title not in text:
-            text = (text.rstrip("\n") + f"\n\n{title}\n\nEval: {episodes} deterministic episodes of the final "
-                    "agent per seed on a fresh env.\n\n| date | algo | env | preset | steps | mean return | per seed "
-                    "| train s (median) | command |\n|---|---|---|---|---|---|---|---|---|\n")
-        f.seek(0)
-        f.write(text.rstrip("\n") + "\n" + row + "\n")
-        f.truncate()
+        append_row("Learning: mean deterministic eval return over seeds",
+                   f"Eval: {args.episodes} deterministic episodes of the final agent per seed on a fresh env.",
+                   ["date", "algo", "env", "preset", "steps", "mean return", "per seed", "train s (median)",
+                    "command"], row)
 
 
 if __name__ == "__main__":
