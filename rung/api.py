@@ -15,6 +15,7 @@ from pathlib import Path
 from rung import config as cfg
 from rung.algos import algos_supporting, get_algo
 from rung.algos.dqn import QAgent
+from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
 from rung.envs import EnvMaker, make_env
 from rung.errors import RungError, RungWarning
@@ -24,7 +25,7 @@ from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, ch
                        default_run_dir, versions, write_json)
 
 DEFAULT_STEPS = 100_000
-AGENT_KINDS = {"q_table": QTableAgent, "q_network": QAgent}
+AGENT_KINDS = {"q_table": QTableAgent, "q_network": QAgent, "actor_critic": PolicyAgent}
 
 
 @dataclasses.dataclass

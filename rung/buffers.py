@@ -90,3 +90,30 @@ class ReplayBuffer:
         discounts = np.where(terminated, 0.0, discounts).astype(np.float32)
         return ReplayBatch(self.obs[rows, envs], self.actions[rows, envs], returns, self.next_obs[last, envs],
                            discounts)
+
+
+class RolloutBuffer:
+    """One on-policy rollout: T steps of N envs, [T, N, ...] arrays, overwritten every iteration.
+
+    `valid[t, n]` is False for the reset step that next-step autoreset inserts after an episode ends;
+    those rows carry no real transition and are left out of every loss."""
+
+    def __init__(self, steps: int, n_envs: int, obs_shape: tuple, obs_dtype, action_shape: tuple, action_dtype):
+        shape = (steps, n_envs)
+        self.obs = np.zeros((*shape, *obs_shape), dtype=obs_dtype)
+        self.actions = np.zeros((*shape, *action_shape), dtype=action_dtype)
+        self.logp = np.zeros(shape, dtype=np.float32)      # log π_θold(a|s) at collection time
+        self.values = np.zeros(shape, dtype=np.float32)    # V(s) at collection time
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.truncated = np.zeros(shape, dtype=bool)
+        self.valid = np.zeros(shape, dtype=bool)
+
+    def store(self, t: int, obs, actions, logp, values, rewards, terminated, truncated, valid) -> None:
+        self.obs[t], self.actions[t], self.logp[t], self.values[t] = obs, actions, logp, values
+        self.rewards[t], self.terminated[t], self.truncated[t], self.valid[t] = rewards, terminated, truncated, valid
+
+    def next_values(self, last_values: np.ndarray) -> np.ndarray:
+        """V(s_{t+1}) for every step: the next row's V (with next-step autoreset that row's obs is the
+        true next obs, the final one after an episode ends) and V(obs after the rollout) for the last."""
+        return np.concatenate([self.values[1:], last_values[None]], axis=0)

@@ -222,3 +222,21 @@ def make_envpool(env_id: str, n_envs: int, kwargs: dict):
     import envpool
 
     return envpool.make_gymnasium(env_id, num_envs=n_envs, **kwargs)
+
+
+class ActionScaler:
+    """Maps a policy's actions to the env's: the Gaussian policy works in a unit box [−1, 1]^d whatever
+    the bounds (asymmetric ones too), and the env gets  low + (a + 1)/2 · (high − low), clipped to
+    [low, high]. The unclipped sample is what the learner stores, so log π stays exact. Spaces that
+    are not a bounded Box pass through unchanged."""
+
+    def __init__(self, space: spaces.Space):
+        self.bounded = (isinstance(space, spaces.Box) and bool(np.all(np.isfinite(space.low)))
+                        and bool(np.all(np.isfinite(space.high))))
+        if self.bounded:
+            self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        if not self.bounded:
+            return actions
+        return np.clip(self.low + (actions + 1.0) * 0.5 * (self.high - self.low), self.low, self.high)

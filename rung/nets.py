@@ -120,3 +120,66 @@ class FlatParameters:
         norm = torch.linalg.vector_norm(self.param.grad)
         self.param.grad.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0))
         return norm
+
+
+class ActorCritic(nn.Module):
+    """π_θ(a|s) and V(s): an actor head and a critic head on one shared body, or on two separate bodies.
+
+    Discrete actions: Categorical over logits [B, A]. MultiDiscrete: one Categorical per component.
+    Box actions: Gaussian N(μ(s), σ²) with a state-independent log σ, in a unit space that
+    `rung.envs.ActionScaler` maps to the env's bounds."""
+
+    def __init__(self, obs_space: spaces.Space, action_space: spaces.Space, hidden: tuple[int, ...] = (64, 64),
+                 activation: str = "tanh", shared: bool = False, log_std_init: float = 0.0, ortho: bool = True):
+        super().__init__()
+        self.action_space = action_space
+        self.body = make_body(obs_space, hidden, activation)
+        self.critic_body = None if shared else make_body(obs_space, hidden, activation)
+        if isinstance(action_space, spaces.Discrete):
+            self.action_dims = [int(action_space.n)]
+        elif isinstance(action_space, spaces.MultiDiscrete):
+            self.action_dims = [int(n) for n in action_space.nvec.reshape(-1)]
+        else:
+            self.action_dims = [int(np.prod(action_space.shape))]
+        self.continuous = isinstance(action_space, spaces.Box)
+        self.actor = nn.Linear(self.body.out_dim, sum(self.action_dims))
+        self.critic = nn.Linear(self.body.out_dim, 1)
+        self.log_std = nn.Parameter(torch.full((self.action_dims[0],), log_std_init)) if self.continuous else None
+        if ortho:  # SB3 / CleanRL: √2 for bodies, 0.01 for the policy head (near-uniform start), 1 for V
+            orthogonal_init(self.body, math.sqrt(2))
+            if self.critic_body is not None:
+                orthogonal_init(self.critic_body, math.sqrt(2))
+            orthogonal_init(self.actor, 0.01)
+            orthogonal_init(self.critic, 1.0)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
+        features = self.body(obs)                                                 # [B, F]
+        value = self.critic(features if self.critic_body is None else self.critic_body(obs)).squeeze(-1)  # [B]
+        return self.distribution(self.actor(features)), value
+
+    def distribution(self, head: torch.Tensor) -> torch.distributions.Distribution:
+        if self.continuous:
+            return torch.distributions.Independent(torch.distributions.Normal(head, self.log_std.exp()), 1)
+        if len(self.action_dims) == 1:
+            return torch.distributions.Categorical(logits=head)
+        return MultiCategorical(head, self.action_dims)
+
+
+class MultiCategorical:
+    """Independent Categoricals, one per MultiDiscrete component: log π = Σ log π_i, H = Σ H_i."""
+
+    def __init__(self, logits: torch.Tensor, dims: list[int]):
+        self.parts = [torch.distributions.Categorical(logits=chunk) for chunk in logits.split(dims, dim=-1)]
+
+    def sample(self) -> torch.Tensor:
+        return torch.stack([part.sample() for part in self.parts], dim=-1)         # [B, K]
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        return sum(part.log_prob(actions[..., i]) for i, part in enumerate(self.parts))  # [B]
+
+    def entropy(self) -> torch.Tensor:
+        return sum(part.entropy() for part in self.parts)                          # [B]
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return torch.stack([part.probs.argmax(dim=-1) for part in self.parts], dim=-1)

@@ -1,0 +1,264 @@
+"""Proximal Policy Optimization (Schulman et al. 2017): the seed's fourth rung.
+
+    r_t(θ) = π_θ(a|s) / π_θold(a|s)
+    L_clip = E[ min( r_t·A_t, clip(r_t, 1 − ε, 1 + ε)·A_t ) ]        (maximised)
+    loss   = −L_clip + c_v·(V(s) − G)² − c_e·H[π_θ(·|s)]
+
+Advantages A_t by GAE(λ) (rung.returns.gae), returns G = A + V. Each rollout is reused for
+`n_epochs` passes of minibatches; the clip keeps every step inside a trust region around π_θold.
+
+Implementation details (those of Stable-Baselines3 / CleanRL unless said):
+- N envs × `n_steps` per rollout; next-step autoreset's reset steps are excluded from every loss;
+- terminated: no bootstrap; truncated: GAE bootstraps from V(final obs);
+- advantages normalised per minibatch (`normalize_advantage`); optional value clipping (`clip_value`);
+- learning rate and ε anneal linearly to `lr_final` / `clip_eps_final` when those are set;
+- global gradient-norm clipping; Adam (eps 1e-5); optional early stop of the epochs when the
+  approximate KL (k3) of a minibatch exceeds `target_kl`;
+- Box actions: Gaussian with state-independent log σ in a unit box mapped to the env's bounds
+  (rung.envs.ActionScaler); the unclipped sample is stored for log π.
+Logged: policy_loss, value_loss, entropy, approx_kl (k3), old_approx_kl (k1), clipfrac,
+explained_variance, grad_norm, learning_rate, clip_eps, episodic_return/length, SPS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from safetensors.torch import load_file, save_file
+
+from rung.algos.tabular import linear_schedule
+from rung.buffers import RolloutBuffer
+from rung.config import param
+from rung.envs import BACKENDS, ActionScaler
+from rung.errors import RungError
+from rung.nets import ActorCritic, FlatParameters
+from rung.returns import gae
+from rung.runs import AGENT_FILE, write_json
+
+NAME = "ppo"
+SPACES = "obs: Box (vectors or uint8 images); actions: Discrete, MultiDiscrete or Box"
+USES_ENV_STEPS = True
+
+
+@dataclass
+class Config:
+    lr: float = param(3e-4, "Adam learning rate at the start", 0, None, low_inclusive=False)
+    lr_final: float | None = param(None, "learning rate at the end, linear decay (None: constant)", 0)
+    n_envs: int = param(8, "envs stepped together", 1)
+    n_steps: int = param(256, "steps per env in each rollout", 1)
+    batch_size: int = param(64, "minibatch size", 1)
+    n_epochs: int = param(10, "passes over each rollout", 1)
+    gamma: float = param(0.99, "discount factor γ", 0, 1)
+    gae_lambda: float = param(0.95, "GAE λ: 0 is the one-step TD error, 1 the Monte Carlo return", 0, 1)
+    clip_eps: float = param(0.2, "PPO clip ε: the ratio is kept in [1 − ε, 1 + ε]", 0, None, low_inclusive=False)
+    clip_eps_final: float | None = param(None, "clip ε at the end, linear decay (None: constant)", 0)
+    clip_value: float | None = param(None, "clip V's change per update to ± this (None: no value clipping)", 0)
+    normalize_advantage: bool = param(True, "normalise advantages in each minibatch")
+    ent_coef: float = param(0.0, "entropy bonus coefficient c_e", 0)
+    vf_coef: float = param(0.5, "value loss coefficient c_v", 0)
+    max_grad_norm: float = param(0.5, "clip the global gradient norm to this", 0, None, low_inclusive=False)
+    target_kl: float | None = param(None, "stop the epochs early when approx_kl exceeds this (None: never)", 0)
+    net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP bodies")
+    activation: str = param("tanh", "activation of the MLP bodies", choices=("tanh", "relu"))
+    shared_body: bool = param(False, "actor and critic share one body (else two bodies, as SB3's MlpPolicy)")
+    log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
+
+
+def supports(env) -> str | None:
+    if not isinstance(env.observation_space, spaces.Box):
+        return f"observation space {env.observation_space} is not a Box"
+    if not isinstance(env.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.Box)):
+        return f"action space {env.action_space} is not Discrete, MultiDiscrete or Box"
+    return None
+
+
+def check(config: Config, steps: int) -> list[str]:
+    rollout = config.n_envs * config.n_steps
+    if steps < rollout:
+        raise RungError(f"the budget of {steps:,} steps is smaller than one rollout "
+                        f"(n_envs × n_steps = {rollout:,}): nothing would ever train")
+    if config.batch_size > rollout:
+        return [f"batch_size={config.batch_size} is larger than a rollout ({rollout}): one minibatch per epoch"]
+    return []
+
+
+def clipped_surrogate_loss(logp: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor,
+                           clip_eps: float) -> tuple[torch.Tensor, dict]:
+    """−E[min(r·A, clip(r, 1 − ε, 1 + ε)·A)], with r = π_θ/π_θold; also the KL estimators and clip fraction."""
+    log_ratio = logp - logp_old                                                   # [B]
+    # r_t(θ) = π_θ(a|s) / π_θold(a|s)
+    ratio = log_ratio.exp()                                                       # [B]
+    # L = E[min(r·A, clip(r, 1−ε, 1+ε)·A)]
+    surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages)
+    with torch.no_grad():
+        stats = {"approx_kl": ((ratio - 1) - log_ratio).mean(),                  # k3 = E[(r − 1) − log r]
+                 "old_approx_kl": (-log_ratio).mean(),                            # k1 = E[−log r]
+                 "clipfrac": ((ratio - 1).abs() > clip_eps).float().mean()}
+    return -surrogate.mean(), stats
+
+
+def value_loss(values: torch.Tensor, values_old: torch.Tensor, returns: torch.Tensor,
+               clip_value: float | None) -> torch.Tensor:
+    """½·E[(V(s) − G)²]; with clipping, the larger of that and the loss of V_old + clip(V − V_old, ±c)."""
+    loss = (values - returns).pow(2)                                              # [B]
+    if clip_value is not None:
+        clipped = values_old + (values - values_old).clamp(-clip_value, clip_value)
+        loss = torch.max(loss, (clipped - returns).pow(2))
+    return 0.5 * loss.mean()
+
+
+def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
+    """1 − Var[G − V] / Var[G]: 1 is a perfect critic, 0 no better than a constant, < 0 worse."""
+    var = np.var(target)
+    return float("nan") if var == 0 else float(1 - np.var(target - predicted) / var)
+
+
+class PolicyAgent:
+    """Acts with an ActorCritic: the mode of π (deterministic) or a sample, mapped to the env's bounds."""
+
+    def __init__(self, policy: ActorCritic, obs_space: spaces.Box, action_space: spaces.Space, meta: dict,
+                 algo: str = NAME):
+        self.policy, self.obs_space, self.action_space, self.meta, self.algo = policy, obs_space, action_space, meta, algo
+        self.scaler = ActionScaler(action_space)
+        self.env_id, self.env_kwargs = "", {}
+
+    @torch.inference_mode()
+    def act(self, obs, deterministic: bool = True):
+        dist, _ = self.policy(torch.as_tensor(np.asarray(obs))[None])
+        action = (dist.mode if deterministic else dist.sample())[0].numpy()
+        if isinstance(self.action_space, spaces.Discrete):
+            return int(action)
+        return self.scaler(action)
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file(self.policy.state_dict(), str(directory / "agent.safetensors"))
+        meta = {"algo": self.algo, "kind": "actor_critic", **self.meta,
+                "obs_space": space_to_json(self.obs_space), "action_space": space_to_json(self.action_space),
+                "env_id": self.env_id, "env_kwargs": self.env_kwargs}
+        write_json(directory / AGENT_FILE, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "PolicyAgent":
+        directory = Path(directory)
+        meta = json.loads((directory / AGENT_FILE).read_text())
+        obs_space, action_space = space_from_json(meta["obs_space"]), space_from_json(meta["action_space"])
+        net = {k: meta[k] for k in ("net_arch", "activation", "shared_body")}
+        policy = ActorCritic(obs_space, action_space, tuple(net["net_arch"]), net["activation"], net["shared_body"])
+        policy.load_state_dict(load_file(str(directory / "agent.safetensors")))
+        agent = cls(policy, obs_space, action_space, net, meta["algo"])
+        agent.env_id, agent.env_kwargs = meta["env_id"], meta["env_kwargs"]
+        return agent
+
+
+def space_to_json(space: spaces.Space) -> dict:
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n)}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
+    return {"type": "Box", "low": space.low.tolist(), "high": space.high.tolist(), "dtype": str(space.dtype)}
+
+
+def space_from_json(data: dict) -> spaces.Space:
+    if data["type"] == "Discrete":
+        return spaces.Discrete(data["n"])
+    if data["type"] == "MultiDiscrete":
+        return spaces.MultiDiscrete(data["nvec"])
+    return spaces.Box(np.array(data["low"]), np.array(data["high"]), dtype=np.dtype(data["dtype"]))
+
+
+def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    env = envs.vector(config.n_envs, config.env_backend)
+    n, T = env.num_envs, config.n_steps
+    obs_space, action_space = env.single_observation_space, env.single_action_space
+    policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
+                         config.log_std_init)
+    flat = FlatParameters(policy)
+    optimizer = torch.optim.Adam([flat.param], lr=config.lr, eps=1e-5, fused=True)
+    scaler = ActionScaler(action_space)
+    action_shape = () if isinstance(action_space, spaces.Discrete) else action_space.shape
+    action_dtype = np.float32 if isinstance(action_space, spaces.Box) else np.int64
+    buffer = RolloutBuffer(T, n, obs_space.shape, obs_space.dtype, action_shape, action_dtype)
+    lr_final = config.lr if config.lr_final is None else config.lr_final
+    clip_final = config.clip_eps if config.clip_eps_final is None else config.clip_eps_final
+    iterations = steps // (n * T)
+
+    obs = env.reset(seed=seed)
+    for iteration in range(iterations):
+        progress = iteration / iterations
+        lr = linear_schedule(config.lr, lr_final, 1.0, progress)
+        clip_eps = linear_schedule(config.clip_eps, clip_final, 1.0, progress)
+        optimizer.param_groups[0]["lr"] = lr
+
+        # COLLECT: T steps of N envs with π_θold
+        with torch.inference_mode():
+            for t in range(T):
+                dist, value = policy(torch.from_numpy(obs))
+                action = dist.sample()
+                actions = action.numpy()
+                next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+                buffer.store(t, obs, actions, dist.log_prob(action).numpy(), value.numpy(), rewards, terminated,
+                             truncated, valid)
+                obs = next_obs
+            last_values = policy(torch.from_numpy(obs))[1].numpy()
+
+        # ADVANTAGES: GAE(λ), bootstrapping from V(final obs) on truncation only
+        advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
+                                  buffer.terminated, buffer.truncated, config.gamma, config.gae_lambda)
+
+        # UPDATE: n_epochs passes of shuffled minibatches over the valid steps
+        keep = buffer.valid.reshape(-1)
+        b_obs = torch.from_numpy(buffer.obs.reshape(n * T, *obs_space.shape)[keep])
+        b_actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape)[keep])
+        b_logp = torch.from_numpy(buffer.logp.reshape(-1)[keep])
+        b_values = torch.from_numpy(buffer.values.reshape(-1)[keep])
+        b_adv = torch.from_numpy(advantages.reshape(-1)[keep])
+        b_returns = torch.from_numpy(returns.reshape(-1)[keep])
+        size = len(b_logp)
+        totals, count, stop = {}, 0, False
+        for _ in range(config.n_epochs):
+            order = torch.from_numpy(rng.permutation(size))
+            for start in range(0, size, config.batch_size):
+                idx = order[start:start + config.batch_size]
+                dist, values = policy(b_obs[idx])
+                adv = b_adv[idx]
+                if config.normalize_advantage and len(idx) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                policy_loss, stats = clipped_surrogate_loss(dist.log_prob(b_actions[idx]), b_logp[idx], adv, clip_eps)
+                v_loss = value_loss(values, b_values[idx], b_returns[idx], config.clip_value)
+                entropy = dist.entropy().mean()
+                # loss = −L_clip + c_v·L_V − c_e·H
+                loss = policy_loss + config.vf_coef * v_loss - config.ent_coef * entropy
+                flat.zero_grad()
+                loss.backward()
+                grad_norm = flat.clip_grad_norm(config.max_grad_norm)
+                optimizer.step()
+                batch_stats = {**stats, "policy_loss": policy_loss.detach(), "value_loss": v_loss.detach(),
+                               "entropy": entropy.detach(), "grad_norm": grad_norm}
+                for key, value in batch_stats.items():
+                    totals[key] = totals.get(key, 0.0) + value
+                count += 1
+                if config.target_kl is not None and stats["approx_kl"] > config.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+
+        # LOG
+        global_step = (iteration + 1) * n * T
+        logger.log(global_step, {**env.episodes.pop(), **{k: float(v) / count for k, v in totals.items()},
+                                 "explained_variance": explained_variance(buffer.values[buffer.valid],
+                                                                          returns[buffer.valid]),
+                                 "learning_rate": lr, "clip_eps": clip_eps, "epochs_stopped_early": float(stop)})
+    env.close()
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body}
+    return PolicyAgent(policy, obs_space, action_space, meta)

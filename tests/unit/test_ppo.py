@@ -1,0 +1,98 @@
+"""PPO's pieces against hand values; policy distributions and action rescaling."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import rung
+from rung.algos import ppo
+from rung.algos.ppo import clipped_surrogate_loss, explained_variance, value_loss
+from rung.envs import ActionScaler
+from rung.nets import ActorCritic
+
+
+def test_clipped_surrogate_by_hand():
+    # ratios e^{log r}: 1.5 (A = +1: capped at 1.2), 0.5 (A = −1: floored at 0.8), 1.1 (A = +2: inside)
+    logp_old = torch.zeros(3)
+    logp = torch.log(torch.tensor([1.5, 0.5, 1.1]))
+    advantages = torch.tensor([1.0, -1.0, 2.0])
+    loss, stats = clipped_surrogate_loss(logp, logp_old, advantages, 0.2)
+    # min(1.5·1, 1.2·1) = 1.2 ; min(0.5·−1, 0.8·−1) = −0.8 ; min(2.2, 2.2) = 2.2 → −mean = −(2.6/3)
+    assert loss.item() == pytest.approx(-2.6 / 3)
+    assert stats["clipfrac"].item() == pytest.approx(2 / 3)
+    # k3 = mean((r − 1) − log r); k1 = mean(−log r)
+    r = torch.tensor([1.5, 0.5, 1.1])
+    assert stats["approx_kl"].item() == pytest.approx(((r - 1) - r.log()).mean().item())
+    assert stats["old_approx_kl"].item() == pytest.approx((-r.log()).mean().item())
+
+
+def test_clipping_only_removes_the_incentive_to_move_further():
+    """Past the clip the gradient wrt log π is zero; inside it is A·r."""
+    logp = torch.log(torch.tensor([1.5, 1.1])).requires_grad_()
+    loss, _ = clipped_surrogate_loss(logp, torch.zeros(2), torch.tensor([1.0, 1.0]), 0.2)
+    loss.backward()
+    np.testing.assert_allclose(logp.grad.numpy(), [0.0, -1.1 / 2], rtol=1e-6)
+
+
+def test_value_loss_with_and_without_clipping():
+    values, old, returns = torch.tensor([2.0]), torch.tensor([0.0]), torch.tensor([3.0])
+    assert value_loss(values, old, returns, None).item() == pytest.approx(0.5 * 1.0)
+    # clipped V = 0 + clip(2, ±0.5) = 0.5 → (0.5 − 3)² = 6.25 > 1 → ½·6.25
+    assert value_loss(values, old, returns, 0.5).item() == pytest.approx(0.5 * 6.25)
+
+
+def test_explained_variance():
+    target = np.array([1.0, 2.0, 3.0, 4.0])
+    assert explained_variance(target, target) == 1.0
+    assert explained_variance(np.full(4, target.mean()), target) == pytest.approx(0.0)
+    assert explained_variance(-target, target) < 0
+
+
+def test_gaussian_log_prob_matches_the_formula():
+    policy = ActorCritic(spaces.Box(-1, 1, (3,)), spaces.Box(-1, 1, (2,)), (8,), log_std_init=math.log(0.5))
+    obs = torch.randn(4, 3)
+    dist, _ = policy(obs)
+    actions = torch.randn(4, 2)
+    mean = policy.actor(policy.body(obs))
+    sigma = 0.5
+    # log N(a; μ, σ²) summed over the 2 action dimensions
+    expected = (-(actions - mean) ** 2 / (2 * sigma**2) - math.log(sigma) - 0.5 * math.log(2 * math.pi)).sum(dim=1)
+    torch.testing.assert_close(dist.log_prob(actions), expected)
+
+
+def test_multidiscrete_log_prob_is_the_sum_over_components():
+    policy = ActorCritic(spaces.Box(-1, 1, (3,)), spaces.MultiDiscrete([3, 2]), (8,))
+    obs = torch.randn(5, 3)
+    dist, _ = policy(obs)
+    actions = dist.sample()
+    logits = policy.actor(policy.body(obs))
+    expected = (torch.log_softmax(logits[:, :3], -1).gather(1, actions[:, :1]).squeeze(1)
+                + torch.log_softmax(logits[:, 3:], -1).gather(1, actions[:, 1:]).squeeze(1))
+    torch.testing.assert_close(dist.log_prob(actions), expected)
+
+
+def test_action_scaler_maps_the_unit_box_to_asymmetric_bounds_and_clips():
+    scaler = ActionScaler(spaces.Box(np.array([0.0, -2.0]), np.array([10.0, 1.0])))
+    out = scaler(np.array([[-1.0, -1.0], [0.0, 0.0], [1.0, 1.0], [3.0, -5.0]], np.float32))
+    np.testing.assert_allclose(out, [[0.0, -2.0], [5.0, -0.5], [10.0, 1.0], [10.0, -2.0]])
+    unbounded = ActionScaler(spaces.Box(-np.inf, np.inf, (2,)))
+    np.testing.assert_array_equal(unbounded(np.array([7.0, -9.0])), [7.0, -9.0])
+
+
+def test_ratio_is_exactly_one_on_the_first_minibatch(monkeypatch):
+    """Before any update π_θ = π_θold, so r = 1 to the last bit: collection and update must compute
+    log π identically."""
+    first_ratios = []
+    original = ppo.clipped_surrogate_loss
+
+    def spy(logp, logp_old, advantages, clip_eps):
+        if not first_ratios:
+            first_ratios.append((logp - logp_old).exp().detach())
+        return original(logp, logp_old, advantages, clip_eps)
+
+    monkeypatch.setattr(ppo, "clipped_surrogate_loss", spy)
+    rung.train("ppo", "CartPole-v1", steps=512, seed=0, preset="zoo", eval_episodes=1)
+    assert torch.equal(first_ratios[0], torch.ones_like(first_ratios[0]))
