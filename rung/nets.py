@@ -158,10 +158,13 @@ class ActorCritic(nn.Module):
         return self.distribution(self.actor(features)), value
 
     def distribution(self, head: torch.Tensor) -> torch.distributions.Distribution:
+        # validate_args=False: the argument checks cost ≈ 20 % of a PPO run on CartPole and the inputs
+        # come from this network, not from a user
         if self.continuous:
-            return torch.distributions.Independent(torch.distributions.Normal(head, self.log_std.exp()), 1)
+            normal = torch.distributions.Normal(head, self.log_std.exp(), validate_args=False)
+            return torch.distributions.Independent(normal, 1, validate_args=False)
         if len(self.action_dims) == 1:
-            return torch.distributions.Categorical(logits=head)
+            return torch.distributions.Categorical(logits=head, validate_args=False)
         return MultiCategorical(head, self.action_dims)
 
 
@@ -169,7 +172,8 @@ class MultiCategorical:
     """Independent Categoricals, one per MultiDiscrete component: log π = Σ log π_i, H = Σ H_i."""
 
     def __init__(self, logits: torch.Tensor, dims: list[int]):
-        self.parts = [torch.distributions.Categorical(logits=chunk) for chunk in logits.split(dims, dim=-1)]
+        self.parts = [torch.distributions.Categorical(logits=chunk, validate_args=False)
+                      for chunk in logits.split(dims, dim=-1)]
 
     def sample(self) -> torch.Tensor:
         return torch.stack([part.sample() for part in self.parts], dim=-1)         # [B, K]

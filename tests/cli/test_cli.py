@@ -122,8 +122,11 @@ def test_help_documents_every_config_field(cli):
     (["dqn", "CartPole-v1", "--set", "gradient_steps=0"], ["gradient_steps=0"]),
     (["dqn", "CartPole-v1", "--set", "env_backend=gpu"], ["env_backend='gpu'", "sync"]),
     (["dqn", "CartPole-v1", "--set", "net_arch=a,b"], ["net_arch must be"]),
+    (["ppo", "CartPole-v1", "--steps", "100"], ["smaller than one rollout", "256"]),
+    (["ppo", "FrozenLake-v1"], ["not a Box", "qlearning"]),
+    (["ppo", "CartPole-v1", "--set", "activation=gelu"], ["activation='gelu'"]),
 ])
-def test_bad_dqn_input(cli, tmp_path, args, words):
+def test_bad_deep_rl_input(cli, tmp_path, args, words):
     run_dir = tmp_path / "run"
     assert_one_line_error(cli("train", *args, "--run-dir", run_dir, "--quiet"), *words)
     assert not run_dir.exists()
