@@ -117,3 +117,21 @@ class RolloutBuffer:
         """V(s_{t+1}) for every step: the next row's V (with next-step autoreset that row's obs is the
         true next obs, the final one after an episode ends) and V(obs after the rollout) for the last."""
         return np.concatenate([self.values[1:], last_values[None]], axis=0)
+
+
+def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler) -> tuple[np.ndarray, np.ndarray]:
+    """Fill `buffer` with T steps of every env, acting with `policy` (an ActorCritic): stores
+    a ~ π(·|s), log π(a|s) and V(s). Returns the obs to continue from and V of it, for bootstrapping."""
+    import torch
+
+    with torch.inference_mode():
+        for t in range(len(buffer.rewards)):
+            dist, value = policy(torch.from_numpy(obs))
+            action = dist.sample()
+            actions = action.numpy()
+            next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+            buffer.store(t, obs, actions, dist.log_prob(action).numpy(), value.numpy(), rewards, terminated,
+                         truncated, valid)
+            obs = next_obs
+        last_values = policy(torch.from_numpy(obs))[1].numpy()
+    return obs, last_values

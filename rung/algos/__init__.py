@@ -8,10 +8,10 @@ from __future__ import annotations
 import difflib
 from types import ModuleType
 
-from rung.algos import dqn, ppo, qlearning, sarsa, value_iteration
+from rung.algos import a2c, dqn, ppo, qlearning, reinforce, sarsa, value_iteration
 from rung.errors import RungError
 
-ALGOS: dict[str, ModuleType] = {m.NAME: m for m in (qlearning, sarsa, value_iteration, dqn, ppo)}
+ALGOS: dict[str, ModuleType] = {m.NAME: m for m in (qlearning, sarsa, value_iteration, dqn, reinforce, a2c, ppo)}
 
 
 def get_algo(name: str) -> ModuleType:

@@ -2,7 +2,7 @@
 
     r_t(θ) = π_θ(a|s) / π_θold(a|s)
     L_clip = E[ min( r_t·A_t, clip(r_t, 1 − ε, 1 + ε)·A_t ) ]        (maximised)
-    loss   = −L_clip + c_v·(V(s) − G)² − c_e·H[π_θ(·|s)]
+    loss   = −L_clip + c_v·E[(V(s) − G)²] − c_e·H[π_θ(·|s)]
 
 Advantages A_t by GAE(λ) (rung.returns.gae), returns G = A + V. Each rollout is reused for
 `n_epochs` passes of minibatches; the clip keeps every step inside a trust region around π_θold.
@@ -32,7 +32,7 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RolloutBuffer
+from rung.buffers import RolloutBuffer, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.errors import RungError
@@ -105,12 +105,13 @@ def clipped_surrogate_loss(logp: torch.Tensor, logp_old: torch.Tensor, advantage
 
 def value_loss(values: torch.Tensor, values_old: torch.Tensor, returns: torch.Tensor,
                clip_value: float | None) -> torch.Tensor:
-    """½·E[(V(s) − G)²]; with clipping, the larger of that and the loss of V_old + clip(V − V_old, ±c)."""
+    """E[(V(s) − G)²] as in A2C (Stable-Baselines3's scale, so vf_coef carries over); with clipping, per
+    sample the larger of that and the error of V_old + clip(V − V_old, ±c)."""
     loss = (values - returns).pow(2)                                              # [B]
     if clip_value is not None:
         clipped = values_old + (values - values_old).clamp(-clip_value, clip_value)
         loss = torch.max(loss, (clipped - returns).pow(2))
-    return 0.5 * loss.mean()
+    return loss.mean()
 
 
 def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
@@ -200,16 +201,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.param_groups[0]["lr"] = lr
 
         # COLLECT: T steps of N envs with π_θold
-        with torch.inference_mode():
-            for t in range(T):
-                dist, value = policy(torch.from_numpy(obs))
-                action = dist.sample()
-                actions = action.numpy()
-                next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
-                buffer.store(t, obs, actions, dist.log_prob(action).numpy(), value.numpy(), rewards, terminated,
-                             truncated, valid)
-                obs = next_obs
-            last_values = policy(torch.from_numpy(obs))[1].numpy()
+        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler)
 
         # ADVANTAGES: GAE(λ), bootstrapping from V(final obs) on truncation only
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),

@@ -39,9 +39,9 @@ def test_clipping_only_removes_the_incentive_to_move_further():
 
 def test_value_loss_with_and_without_clipping():
     values, old, returns = torch.tensor([2.0]), torch.tensor([0.0]), torch.tensor([3.0])
-    assert value_loss(values, old, returns, None).item() == pytest.approx(0.5 * 1.0)
-    # clipped V = 0 + clip(2, ±0.5) = 0.5 → (0.5 − 3)² = 6.25 > 1 → ½·6.25
-    assert value_loss(values, old, returns, 0.5).item() == pytest.approx(0.5 * 6.25)
+    assert value_loss(values, old, returns, None).item() == pytest.approx(1.0)
+    # clipped V = 0 + clip(2, ±0.5) = 0.5 → (0.5 − 3)² = 6.25 > (2 − 3)² = 1 → 6.25
+    assert value_loss(values, old, returns, 0.5).item() == pytest.approx(6.25)
 
 
 def test_explained_variance():

@@ -1,0 +1,134 @@
+"""Advantage actor-critic, A2C (Mnih et al. 2016, the synchronous variant): the seed's third rung.
+
+    A_t = r_t + γ·V(s_{t+1}) − V(s_t)          (one step; n-step returns / GAE(λ) in general)
+    loss = −E[log π_θ(a|s)·A] + c_v·E[(V(s) − G)²] − c_e·H[π_θ(·|s)]
+
+The first term is REINFORCE's loss (reinforce.policy_gradient_loss) with the Monte Carlo return G
+replaced by the advantage, which the critic V(s) makes far less noisy; the critic learns by regression
+on the bootstrapped return G = A + V. One gradient step per rollout of `n_steps` × N envs.
+
+Implementation details (Stable-Baselines3's defaults):
+- actor and critic share one body by default (`shared_body`), two heads;
+- advantages by GAE with λ = `gae_lambda` (1.0: n-step returns), bootstrapping from V(final obs) on
+  truncation only; no advantage normalisation unless `normalize_advantage`;
+- RMSprop (α 0.99, ε 1e-5) as in SB3, or Adam; global gradient-norm clipping 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rung.algos.ppo import PolicyAgent, explained_variance, supports
+from rung.algos.reinforce import policy_gradient_loss
+from rung.algos.tabular import linear_schedule
+from rung.buffers import RolloutBuffer, collect_rollout
+from rung.config import param
+from rung.envs import BACKENDS, ActionScaler
+from rung.errors import RungError
+from rung.nets import ActorCritic, FlatParameters
+from rung.returns import gae
+
+NAME = "a2c"
+SPACES = "obs: Box; actions: Discrete, MultiDiscrete or Box"
+USES_ENV_STEPS = True
+__all__ = ["Config", "check", "supports", "train", "value_loss"]
+
+
+@dataclass
+class Config:
+    lr: float = param(7e-4, "learning rate at the start", 0, None, low_inclusive=False)
+    lr_final: float | None = param(None, "learning rate at the end, linear decay (None: constant)", 0)
+    n_envs: int = param(8, "envs stepped together", 1)
+    n_steps: int = param(5, "steps per env in each rollout (the n of n-step returns)", 1)
+    gamma: float = param(0.99, "discount factor γ", 0, 1)
+    gae_lambda: float = param(1.0, "GAE λ (1.0: plain n-step returns)", 0, 1)
+    normalize_advantage: bool = param(False, "normalise advantages over each rollout")
+    ent_coef: float = param(0.0, "entropy bonus coefficient c_e", 0)
+    vf_coef: float = param(0.5, "value loss coefficient c_v", 0)
+    max_grad_norm: float = param(0.5, "clip the global gradient norm to this", 0, None, low_inclusive=False)
+    optimizer: str = param("rmsprop", "rmsprop (α 0.99, ε 1e-5, as SB3) or adam", choices=("rmsprop", "adam"))
+    net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body")
+    activation: str = param("tanh", "activation of the MLP body", choices=("tanh", "relu"))
+    shared_body: bool = param(True, "actor and critic share one body (False: two bodies)")
+    log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
+
+
+def check(config: Config, steps: int) -> list[str]:
+    if steps < config.n_envs * config.n_steps:
+        raise RungError(f"the budget of {steps:,} steps is smaller than one rollout "
+                        f"(n_envs × n_steps = {config.n_envs * config.n_steps:,}): nothing would ever train")
+    return []
+
+
+def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+    """E[(V(s) − G)²]: the critic's regression on the bootstrapped return."""
+    return (values - returns).pow(2).mean()
+
+
+def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+    torch.manual_seed(seed)
+    env = envs.vector(config.n_envs, config.env_backend)
+    n, T = env.num_envs, config.n_steps
+    obs_space, action_space = env.single_observation_space, env.single_action_space
+    policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
+                         config.log_std_init)
+    flat = FlatParameters(policy)
+    if config.optimizer == "rmsprop":
+        optimizer = torch.optim.RMSprop([flat.param], lr=config.lr, alpha=0.99, eps=1e-5)
+    else:
+        optimizer = torch.optim.Adam([flat.param], lr=config.lr, eps=1e-5, fused=True)
+    scaler = ActionScaler(action_space)
+    action_shape = action_space.shape
+    buffer = RolloutBuffer(T, n, obs_space.shape, obs_space.dtype, action_shape,
+                           np.float32 if action_space.dtype.kind == "f" else np.int64)
+    lr_final = config.lr if config.lr_final is None else config.lr_final
+    iterations = steps // (n * T)
+    stats_sum, count = {}, 0
+
+    obs = env.reset(seed=seed)
+    for iteration in range(iterations):
+        optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
+
+        # COLLECT: T steps of N envs
+        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler)
+
+        # ADVANTAGES: A = G − V(s) with G the n-step / GAE(λ) return
+        advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
+                                  buffer.terminated, buffer.truncated, config.gamma, config.gae_lambda)
+
+        # UPDATE: one gradient step on the whole rollout (valid steps only)
+        keep = torch.from_numpy(buffer.valid.reshape(-1))
+        dist, values = policy(torch.from_numpy(buffer.obs.reshape(n * T, *obs_space.shape))[keep])
+        actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
+        adv = torch.from_numpy(advantages.reshape(-1))[keep]
+        if config.normalize_advantage and len(adv) > 1:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        # REINFORCE's −E[log π(a|s)·w] with w = A
+        policy_loss, stats = policy_gradient_loss(dist.log_prob(actions), adv)
+        v_loss = value_loss(values, torch.from_numpy(returns.reshape(-1))[keep])
+        entropy = dist.entropy().mean()
+        loss = policy_loss + config.vf_coef * v_loss - config.ent_coef * entropy
+        flat.zero_grad()
+        loss.backward()
+        grad_norm = flat.clip_grad_norm(config.max_grad_norm)
+        optimizer.step()
+        for key, value in {**stats, "value_loss": v_loss.detach(), "entropy": entropy.detach(),
+                           "grad_norm": grad_norm}.items():
+            stats_sum[key] = stats_sum.get(key, 0.0) + float(value)
+        count += 1
+
+        # LOG (every logger.every env steps: one update is too small to log alone)
+        global_step = (iteration + 1) * n * T
+        if global_step // logger.every != (global_step - n * T) // logger.every or iteration == iterations - 1:
+            logger.log(global_step, {**env.episodes.pop(), **{k: v / count for k, v in stats_sum.items()},
+                                     "explained_variance": explained_variance(buffer.values[buffer.valid],
+                                                                              returns[buffer.valid]),
+                                     "learning_rate": lr})
+            stats_sum, count = {}, 0
+    env.close()
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body}
+    return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)

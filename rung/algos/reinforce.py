@@ -1,0 +1,147 @@
+"""REINFORCE (Williams 1992): the seed's second rung, the policy gradient with Monte Carlo returns.
+
+    ∇θ J(θ) = E[ ∇θ log π_θ(a|s) · G ]          loss = −E[ log π_θ(a|s) · G ]
+
+G is the discounted return of the rest of the episode, so each update needs whole episodes, and its
+variance is high: the seed's motivation for a baseline. Options:
+- `normalize_returns` (as in the seed): G ← (G − mean G) / std G over the batch, a crude baseline;
+- `baseline`: a learned V(s) ("REINFORCE with baseline"), weights A = G − V(s), V trained by
+  regression on G; A2C (a2c.py) takes this further by bootstrapping G itself from V.
+
+Implementation details:
+- each iteration resets the N envs and runs every env for exactly `episodes_per_env` whole
+  episodes; steps an env takes after its last episode are not used (taking the first k episodes of
+  every env, whatever their length, keeps the batch unbiased);
+- a time-limit truncation ends G there (bootstrapping from V(final obs) when `baseline` is on);
+- Adam; optional global gradient-norm clipping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rung.algos.ppo import PolicyAgent, explained_variance
+from rung.algos.ppo import supports  # same spaces as PPO: any Box obs; Discrete, MultiDiscrete or Box actions
+from rung.algos.tabular import linear_schedule
+from rung.config import param
+from rung.envs import BACKENDS, ActionScaler
+from rung.nets import ActorCritic, FlatParameters
+from rung.returns import discounted_returns
+
+NAME = "reinforce"
+SPACES = "obs: Box; actions: Discrete, MultiDiscrete or Box"
+USES_ENV_STEPS = True
+__all__ = ["Config", "check", "policy_gradient_loss", "supports", "train"]
+
+
+@dataclass
+class Config:
+    lr: float = param(1e-2, "Adam learning rate", 0, None, low_inclusive=False)
+    lr_final: float | None = param(None, "learning rate at the end, linear decay (None: constant)", 0)
+    n_envs: int = param(8, "envs stepped together", 1)
+    episodes_per_env: int = param(1, "whole episodes each env plays per update", 1)
+    gamma: float = param(0.99, "discount factor γ", 0, 1)
+    normalize_returns: bool = param(True, "normalise the weights (G, or G − V) over each batch")
+    baseline: bool = param(False, "learn V(s) and weight by A = G − V(s) instead of G")
+    vf_coef: float = param(0.5, "value loss coefficient (with baseline)", 0)
+    ent_coef: float = param(0.0, "entropy bonus coefficient", 0)
+    max_grad_norm: float | None = param(None, "clip the global gradient norm to this (None: no clipping)", 0)
+    net_arch: tuple[int, ...] = param((128,), "hidden sizes of the MLP body")
+    activation: str = param("relu", "activation of the MLP body", choices=("tanh", "relu"))
+    env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
+
+
+def check(config: Config, steps: int) -> list[str]:
+    return []
+
+
+def policy_gradient_loss(logp: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """−E[log π_θ(a|s) · w]: w = G (REINFORCE), G − V(s) (with a baseline) or the advantage A (A2C)."""
+    loss = -(logp * weights).mean()
+    return loss, {"policy_loss": loss.detach()}
+
+
+def collect_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None):
+    """Run every env for exactly `episodes_per_env` whole episodes; arrays [T, N] and the mask of used steps."""
+    obs = env.reset(seed=seed)
+    n = env.num_envs
+    rows = {key: [] for key in ("obs", "actions", "rewards", "terminated", "truncated", "used")}
+    finished = np.zeros(n, dtype=np.int64)
+    with torch.inference_mode():
+        while (finished < episodes_per_env).any():
+            dist, _ = policy(torch.from_numpy(obs))
+            actions = dist.sample().numpy()
+            next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+            used = valid & (finished < episodes_per_env)
+            for key, value in zip(rows, (obs, actions, rewards, terminated, truncated, used)):
+                rows[key].append(value)
+            finished += used & (terminated | truncated)
+            obs = next_obs
+        rows["obs"].append(obs)  # s_T: V of it bootstraps a truncation at the last step
+    return {key: np.stack(value) for key, value in rows.items()}
+
+
+def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+    torch.manual_seed(seed)
+    env = envs.vector(config.n_envs, config.env_backend)
+    obs_space, action_space = env.single_observation_space, env.single_action_space
+    policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, shared=True, ortho=False)
+    flat = FlatParameters(policy)
+    optimizer = torch.optim.Adam([flat.param], lr=config.lr, fused=True)
+    scaler = ActionScaler(action_space)
+    lr_final = config.lr if config.lr_final is None else config.lr_final
+    global_step, first = 0, True
+
+    while global_step < steps:
+        optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, global_step / steps)
+
+        # COLLECT: whole episodes with the current policy
+        batch = collect_episodes(env, policy, scaler, config.episodes_per_env, seed if first else None)
+        first = False
+        T, n = batch["rewards"].shape
+        global_step += T * n
+        used = batch["used"]
+
+        # RETURNS: G_t = r_t + γ·G_{t+1}, cut at the episode's end (V(final obs) after a truncation)
+        dist, values = policy(torch.from_numpy(batch["obs"][:T].reshape(T * n, *obs_space.shape)))
+        values = values.view(T, n)
+        if config.baseline:
+            with torch.no_grad():
+                last_values = policy(torch.from_numpy(batch["obs"][T]))[1]
+            next_values = torch.cat([values[1:].detach(), last_values[None]]).numpy()
+        else:
+            next_values = np.zeros((T, n), np.float32)
+        returns = torch.from_numpy(discounted_returns(batch["rewards"], next_values, batch["terminated"],
+                                                      batch["truncated"], config.gamma))
+
+        # UPDATE: one gradient step on −E[log π(a|s)·w] over the used steps (+ V's regression on G)
+        mask = torch.from_numpy(used)
+        actions = torch.from_numpy(batch["actions"].reshape(T * n, *batch["actions"].shape[2:]))
+        logp = dist.log_prob(actions).view(T, n)[mask]                              # [B]
+        weights = returns[mask] - (values[mask].detach() if config.baseline else 0.0)  # G or G − V(s)
+        if config.normalize_returns and len(weights) > 1:
+            weights = (weights - weights.mean()) / (weights.std() + 1e-8)
+        loss, stats = policy_gradient_loss(logp, weights)
+        entropy = dist.entropy().view(T, n)[mask].mean()
+        loss = loss - config.ent_coef * entropy
+        if config.baseline:
+            v_loss = (values[mask] - returns[mask]).pow(2).mean()
+            loss = loss + config.vf_coef * v_loss
+            stats["value_loss"] = v_loss.detach()
+        flat.zero_grad()
+        loss.backward()
+        grad_norm = flat.clip_grad_norm(config.max_grad_norm) if config.max_grad_norm else flat.param.grad.norm()
+        optimizer.step()
+
+        # LOG
+        row = {**env.episodes.pop(), **{k: float(v) for k, v in stats.items()}, "entropy": float(entropy.detach()),
+               "grad_norm": float(grad_norm), "learning_rate": lr}
+        if config.baseline:
+            row["explained_variance"] = explained_variance(values[mask].detach().numpy(), returns[mask].numpy())
+        logger.log(min(global_step, steps), row)
+    env.close()
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True}
+    return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)

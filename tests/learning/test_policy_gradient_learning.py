@@ -1,0 +1,30 @@
+"""REINFORCE and A2C learn CartPole from a random policy within small budgets (seeded)."""
+
+import pytest
+import torch
+
+import rung
+from rung.algos import a2c, reinforce
+
+pytestmark = pytest.mark.learning
+
+
+@pytest.mark.parametrize("algo, steps", [("reinforce", 100_000), ("a2c", 200_000)])
+def test_cartpole_learns(algo, steps):
+    agent = rung.train(algo, "CartPole-v1", steps=steps, seed=0, eval_episodes=10)
+    assert agent.eval["mean_return"] >= 195
+    first = next(row for row in agent.metrics if "episodic_return" in row)
+    assert first["episodic_return"] < 60
+
+
+def test_a2c_policy_term_is_reinforces_loss_with_advantages():
+    """The ladder in the imports: A2C's policy-gradient term is REINFORCE's function."""
+    assert a2c.policy_gradient_loss is reinforce.policy_gradient_loss
+    logp, weights = torch.tensor([-0.5, -1.0]), torch.tensor([2.0, -1.0])
+    loss, _ = reinforce.policy_gradient_loss(logp, weights)
+    assert loss.item() == pytest.approx(-((-0.5 * 2.0) + (-1.0 * -1.0)) / 2)
+
+
+def test_reinforce_with_baseline_runs_and_logs_its_critic():
+    agent = rung.train("reinforce", "CartPole-v1", steps=3000, seed=0, eval_episodes=1, config={"baseline": True})
+    assert any("explained_variance" in row and "value_loss" in row for row in agent.metrics)
