@@ -94,6 +94,10 @@ def cmd_train(args) -> None:
     if "exact_return" in ev:
         print(f"exact expected return of the greedy policy: {ev['exact_return']:.4f} "
               f"(best possible within the time limit: {ev['optimal_return']:.4f})")
+    from rung.diagnostics import health
+
+    for problem in health(agent.metrics, 1.0):
+        print(f"health: {problem}")
     print(f"run directory: {agent.run_dir}  (metrics.csv, tb/ for TensorBoard, agent, eval.json)")
 
 

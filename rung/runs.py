@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rung.diagnostics import health
 from rung.errors import RungError
 
 AGENT_FILE = "agent.json"
@@ -162,7 +163,8 @@ class RunLogger(Logger):
             if key != "step":
                 self.tb.add_scalar(key, value, step)
         if self.progress:
-            self.progress.update(step, self.recent_return(), row["SPS"])
+            problems = health(self.rows, step / self.total_steps)
+            self.progress.update(step, self.recent_return(), row["SPS"], problems[0] if problems else "")
         return row
 
     def finish(self) -> None:
@@ -187,10 +189,12 @@ class ProgressBar:
         self.task = self.bar.add_task("train", total=total, info="")
         self.bar.start()
 
-    def update(self, step: int, recent_return: float | None, sps: float) -> None:
+    def update(self, step: int, recent_return: float | None, sps: float, problem: str = "") -> None:
         info = f"{sps:,.0f} steps/s"
         if recent_return is not None:
             info += f"  return {recent_return:.3f}"
+        if problem:
+            info += f"  [yellow]{problem}[/yellow]"
         self.bar.update(self.task, completed=step, info=info)
 
     def finish(self, step: int) -> None:

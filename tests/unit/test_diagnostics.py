@@ -1,0 +1,16 @@
+from rung.diagnostics import health
+
+
+def test_healthy_rows_say_nothing():
+    rows = [{"approx_kl": 0.01, "clipfrac": 0.1, "explained_variance": 0.8, "entropy": 0.5}] * 30
+    assert health(rows, 0.5) == []
+
+
+def test_each_rule_names_the_number_and_a_fix():
+    assert "approx_kl 0.090 > 0.02: updates too large, lower lr or clip_eps" in health([{"approx_kl": 0.09}], 0.5)
+    assert any("clipfrac 0.45" in p for p in health([{"clipfrac": 0.45}], 0.5))
+    assert any("the critic is not learning" in p for p in health([{"explained_variance": -0.3}] * 20, 0.5))
+    assert health([{"explained_variance": -0.3}] * 5, 0.5) == []  # too early to judge
+    assert any("stopped exploring" in p for p in health([{"entropy": 0.001}], 0.1))
+    assert health([{"entropy": 0.001}], 0.9) == []                # converged at the end is fine
+    assert any("diverged" in p for p in health([{"td_loss": float("nan")}], 0.5))
