@@ -119,9 +119,11 @@ class RolloutBuffer:
         return np.concatenate([self.values[1:], last_values[None]], axis=0)
 
 
-def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler) -> tuple[np.ndarray, np.ndarray]:
+def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler,
+                    reward_scaler: "RewardScaler | None" = None) -> tuple[np.ndarray, np.ndarray]:
     """Fill `buffer` with T steps of every env, acting with `policy` (an ActorCritic): stores
-    a ~ π(·|s), log π(a|s) and V(s). Returns the obs to continue from and V of it, for bootstrapping."""
+    a ~ π(·|s), log π(a|s) and V(s); rewards are scaled if a `reward_scaler` is given. Returns the obs
+    to continue from and V of it, for bootstrapping."""
     import torch
 
     with torch.inference_mode():
@@ -130,8 +132,32 @@ def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler)
             action = dist.sample()
             actions = action.numpy()
             next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+            if reward_scaler is not None:
+                rewards = reward_scaler(rewards, terminated | truncated, valid)
             buffer.store(t, obs, actions, dist.log_prob(action).numpy(), value.numpy(), rewards, terminated,
                          truncated, valid)
             obs = next_obs
         last_values = policy(torch.from_numpy(obs))[1].numpy()
     return obs, last_values
+
+
+class RewardScaler:
+    """Divides rewards by the running standard deviation of the discounted return (as SB3's
+    VecNormalize): R_t = γ·R_{t−1} + r_t per env, reset at episode ends; r ← clip(r / √(Var[R] + 1e-8))."""
+
+    def __init__(self, n_envs: int, gamma: float, clip: float = 10.0):
+        from rung.nets import RunningNorm
+
+        self.gamma, self.clip = gamma, clip
+        self.running_return = np.zeros(n_envs)
+        self.stats = RunningNorm(())
+
+    def __call__(self, rewards: np.ndarray, ended: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.running_return = np.where(valid, self.running_return * self.gamma + rewards, self.running_return)
+        if valid.any():
+            self.stats.update(torch.from_numpy(self.running_return[valid]))
+        self.running_return[ended] = 0.0
+        scale = float(torch.sqrt(self.stats.var + 1e-8))
+        return np.clip(rewards / scale, -self.clip, self.clip).astype(np.float32)

@@ -122,6 +122,34 @@ class FlatParameters:
         return norm
 
 
+class RunningNorm(nn.Module):
+    """Running mean and variance of a stream (Chan et al.'s parallel update), used to normalise inputs:
+    x ← clip((x − μ) / √(σ² + 1e-8), ±clip). The statistics are buffers, so they are saved with the
+    network's state_dict and loaded with it; only an explicit `update` changes them (evaluation never does)."""
+
+    def __init__(self, shape: tuple[int, ...], clip: float = 10.0):
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        """Merge a batch [B, *shape] into the running statistics."""
+        batch = batch.double()
+        batch_mean, batch_var, n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
+        delta, total = batch_mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        # M2 = M2_a + M2_b + δ²·n_a·n_b / n
+        self.var.copy_((self.var * self.count + batch_var * n + delta.pow(2) * self.count * n / total) / total)
+        self.count.copy_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        normed = (x.double() - self.mean) / torch.sqrt(self.var + 1e-8)
+        return normed.clamp(-self.clip, self.clip).float()
+
+
 class ActorCritic(nn.Module):
     """π_θ(a|s) and V(s): an actor head and a critic head on one shared body, or on two separate bodies.
 
@@ -130,9 +158,12 @@ class ActorCritic(nn.Module):
     `rung.envs.ActionScaler` maps to the env's bounds."""
 
     def __init__(self, obs_space: spaces.Space, action_space: spaces.Space, hidden: tuple[int, ...] = (64, 64),
-                 activation: str = "tanh", shared: bool = False, log_std_init: float = 0.0, ortho: bool = True):
+                 activation: str = "tanh", shared: bool = False, log_std_init: float = 0.0, ortho: bool = True,
+                 normalize_obs: bool = False):
         super().__init__()
         self.action_space = action_space
+        # observation normalisation lives in the network so its statistics are saved and loaded with it
+        self.obs_norm = RunningNorm(obs_space.shape) if normalize_obs else None
         self.body = make_body(obs_space, hidden, activation)
         self.critic_body = None if shared else make_body(obs_space, hidden, activation)
         if isinstance(action_space, spaces.Discrete):
@@ -153,6 +184,8 @@ class ActorCritic(nn.Module):
             orthogonal_init(self.critic, 1.0)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         features = self.body(obs)                                                 # [B, F]
         value = self.critic(features if self.critic_body is None else self.critic_body(obs)).squeeze(-1)  # [B]
         return self.distribution(self.actor(features)), value

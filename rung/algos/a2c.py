@@ -24,7 +24,7 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance, supports
 from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RolloutBuffer, collect_rollout
+from rung.buffers import RewardScaler, RolloutBuffer, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.errors import RungError
@@ -54,6 +54,8 @@ class Config:
     activation: str = param("tanh", "activation of the MLP body", choices=("tanh", "relu"))
     shared_body: bool = param(True, "actor and critic share one body (False: two bodies)")
     log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
+    normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
 
 
@@ -75,7 +77,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init)
+                         config.log_std_init, normalize_obs=config.normalize_obs)
+    reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
     if config.optimizer == "rmsprop":
         optimizer = torch.optim.RMSprop([flat.param], lr=config.lr, alpha=0.99, eps=1e-5)
@@ -94,7 +97,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
 
         # COLLECT: T steps of N envs
-        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler)
+        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, reward_scaler)
 
         # ADVANTAGES: A = G − V(s) with G the n-step / GAE(λ) return
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
@@ -121,6 +124,9 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
             stats_sum[key] = stats_sum.get(key, 0.0) + float(value)
         count += 1
 
+        if policy.obs_norm is not None:  # only now, so π_θold and π_θ saw identically normalised inputs
+            policy.obs_norm.update(torch.from_numpy(buffer.obs[buffer.valid]))
+
         # LOG (every logger.every env steps: one update is too small to log alone)
         global_step = (iteration + 1) * n * T
         if global_step // logger.every != (global_step - n * T) // logger.every or iteration == iterations - 1:
@@ -130,5 +136,6 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                      "learning_rate": lr})
             stats_sum, count = {}, 0
     env.close()
-    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body}
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
+            "normalize_obs": config.normalize_obs}
     return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)

@@ -14,6 +14,8 @@ Implementation details (those of Stable-Baselines3 / CleanRL unless said):
 - learning rate and ε anneal linearly to `lr_final` / `clip_eps_final` when those are set;
 - global gradient-norm clipping; Adam (eps 1e-5); optional early stop of the epochs when the
   approximate KL (k3) of a minibatch exceeds `target_kl`;
+- optional observation normalisation (running mean/std inside the network, so saved with the agent
+  and frozen in evaluation) and reward scaling by the running std of the discounted return;
 - Box actions: Gaussian with state-independent log σ in a unit box mapped to the env's bounds
   (rung.envs.ActionScaler); the unclipped sample is stored for log π.
 Logged: policy_loss, value_loss, entropy, approx_kl (k3), old_approx_kl (k1), clipfrac,
@@ -32,7 +34,7 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RolloutBuffer, collect_rollout
+from rung.buffers import RewardScaler, RolloutBuffer, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.errors import RungError
@@ -67,6 +69,8 @@ class Config:
     activation: str = param("tanh", "activation of the MLP bodies", choices=("tanh", "relu"))
     shared_body: bool = param(False, "actor and critic share one body (else two bodies, as SB3's MlpPolicy)")
     log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
+    normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
 
 
@@ -151,8 +155,9 @@ class PolicyAgent:
         directory = Path(directory)
         meta = json.loads((directory / AGENT_FILE).read_text())
         obs_space, action_space = space_from_json(meta["obs_space"]), space_from_json(meta["action_space"])
-        net = {k: meta[k] for k in ("net_arch", "activation", "shared_body")}
-        policy = ActorCritic(obs_space, action_space, tuple(net["net_arch"]), net["activation"], net["shared_body"])
+        net = {k: meta[k] for k in ("net_arch", "activation", "shared_body", "normalize_obs")}
+        policy = ActorCritic(obs_space, action_space, tuple(net["net_arch"]), net["activation"], net["shared_body"],
+                             normalize_obs=net["normalize_obs"])
         policy.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(policy, obs_space, action_space, net, meta["algo"])
         agent.env_id, agent.env_kwargs = meta["env_id"], meta["env_kwargs"]
@@ -182,7 +187,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init)
+                         config.log_std_init, normalize_obs=config.normalize_obs)
+    reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
     optimizer = torch.optim.Adam([flat.param], lr=config.lr, eps=1e-5, fused=True)
     scaler = ActionScaler(action_space)
@@ -201,7 +207,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.param_groups[0]["lr"] = lr
 
         # COLLECT: T steps of N envs with π_θold
-        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler)
+        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, reward_scaler)
 
         # ADVANTAGES: GAE(λ), bootstrapping from V(final obs) on truncation only
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
@@ -245,6 +251,9 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
             if stop:
                 break
 
+        if policy.obs_norm is not None:  # only now, so π_θold and π_θ saw identically normalised inputs
+            policy.obs_norm.update(torch.from_numpy(buffer.obs[buffer.valid]))
+
         # LOG
         global_step = (iteration + 1) * n * T
         logger.log(global_step, {**env.episodes.pop(), **{k: float(v) / count for k, v in totals.items()},
@@ -252,5 +261,6 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                                                           returns[buffer.valid]),
                                  "learning_rate": lr, "clip_eps": clip_eps, "epochs_stopped_early": float(stop)})
     env.close()
-    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body}
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
+            "normalize_obs": config.normalize_obs}
     return PolicyAgent(policy, obs_space, action_space, meta)

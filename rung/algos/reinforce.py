@@ -143,5 +143,6 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
             row["explained_variance"] = explained_variance(values[mask].detach().numpy(), returns[mask].numpy())
         logger.log(min(global_step, steps), row)
     env.close()
-    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True}
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
+            "normalize_obs": False}
     return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)
