@@ -119,6 +119,15 @@ class RolloutBuffer:
         return np.concatenate([self.values[1:], last_values[None]], axis=0)
 
 
+def check_rollout_budget(n_envs: int, n_steps: int, steps: int) -> None:
+    """An on-policy learner updates once per rollout of n_envs × n_steps: a smaller budget never trains."""
+    if steps < n_envs * n_steps:
+        from rung.errors import RungError
+
+        raise RungError(f"the budget of {steps:,} steps is smaller than one rollout "
+                        f"(n_envs × n_steps = {n_envs * n_steps:,}): nothing would ever train")
+
+
 def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler,
                     reward_scaler: "RewardScaler | None" = None) -> tuple[np.ndarray, np.ndarray]:
     """Fill `buffer` with T steps of every env, acting with `policy` (an ActorCritic): stores

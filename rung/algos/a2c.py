@@ -24,10 +24,9 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance, supports
 from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RewardScaler, RolloutBuffer, collect_rollout
+from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
-from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
 from rung.returns import gae
 
@@ -60,9 +59,7 @@ class Config:
 
 
 def check(config: Config, steps: int) -> list[str]:
-    if steps < config.n_envs * config.n_steps:
-        raise RungError(f"the budget of {steps:,} steps is smaller than one rollout "
-                        f"(n_envs × n_steps = {config.n_envs * config.n_steps:,}): nothing would ever train")
+    check_rollout_budget(config.n_envs, config.n_steps, steps)
     return []
 
 

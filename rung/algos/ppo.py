@@ -34,10 +34,9 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RewardScaler, RolloutBuffer, collect_rollout
+from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
-from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
 from rung.returns import gae
 from rung.runs import AGENT_FILE, write_json
@@ -83,10 +82,8 @@ def supports(env) -> str | None:
 
 
 def check(config: Config, steps: int) -> list[str]:
+    check_rollout_budget(config.n_envs, config.n_steps, steps)
     rollout = config.n_envs * config.n_steps
-    if steps < rollout:
-        raise RungError(f"the budget of {steps:,} steps is smaller than one rollout "
-                        f"(n_envs × n_steps = {rollout:,}): nothing would ever train")
     if config.batch_size > rollout:
         return [f"batch_size={config.batch_size} is larger than a rollout ({rollout}): one minibatch per epoch"]
     return []
