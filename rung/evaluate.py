@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from gymnasium.wrappers import TimeLimit
 
 from rung.envs import make_env
@@ -21,6 +22,19 @@ def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = Tr
     env = make_env(agent.env_id, {**agent.env_kwargs, **(env_kwargs or {})})
     if env.spec is None or env.spec.max_episode_steps is None:
         env = TimeLimit(env, STEP_CAP)
+    with torch.random.fork_rng():  # stochastic actions draw from torch's RNG: seed it, leave the caller's alone
+        torch.manual_seed(seed)
+        returns, lengths = run_episodes(agent, env, episodes, seed, deterministic)
+    result = {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+              "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
+              "mean_length": float(np.mean(lengths)), "episodes": episodes, "seed": seed,
+              "deterministic": deterministic}
+    result.update(exact_returns(agent, env))
+    env.close()
+    return result
+
+
+def run_episodes(agent, env, episodes: int, seed: int, deterministic: bool) -> tuple[list[float], list[int]]:
     returns, lengths = [], []
     obs, _ = env.reset(seed=seed)
     while len(returns) < episodes:
@@ -31,13 +45,7 @@ def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = Tr
         returns.append(total)
         lengths.append(length)
         obs, _ = env.reset()
-    result = {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-              "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
-              "mean_length": float(np.mean(lengths)), "episodes": episodes, "seed": seed,
-              "deterministic": deterministic}
-    result.update(exact_returns(agent, env))
-    env.close()
-    return result
+    return returns, lengths
 
 
 def exact_returns(agent, env) -> dict:

@@ -123,13 +123,12 @@ class QAgent:
         self.q_net, self.obs_space, self.net_arch, self.dueling = q_net, obs_space, tuple(net_arch), dueling
         self.epsilon, self.algo = epsilon, algo
         self.env_id, self.env_kwargs = "", {}
-        self.rng = np.random.default_rng()
 
     @torch.inference_mode()
     def act(self, obs, deterministic: bool = True) -> int:
         n_actions = self.q_net.head.out_features
-        if not deterministic and self.rng.random() < self.epsilon:
-            return int(self.rng.integers(n_actions))
+        if not deterministic and torch.rand(()) < self.epsilon:  # torch's RNG: rung.evaluate seeds it
+            return int(torch.randint(n_actions, ()))
         return int(self.q_net(torch.as_tensor(np.asarray(obs))[None]).argmax(dim=1))
 
     def save(self, directory: str | Path) -> None:

@@ -30,3 +30,15 @@ def test_dqn_same_seed_same_metrics():
     assert learning_metrics(a) == learning_metrics(b)
     assert any("td_loss" in row for row in a.metrics)
     assert a.eval == b.eval
+
+
+@pytest.mark.parametrize("algo, env_id, config", [
+    ("dqn", "CartPole-v1", {"learning_starts": 200, "train_freq": 4, "batch_size": 16}),
+    ("ppo", "Pendulum-v1", {"n_envs": 2, "n_steps": 256}),
+])
+def test_stochastic_evaluation_is_reproducible_with_its_seed(algo, env_id, config):
+    agent = rung.train(algo, env_id, steps=1024, seed=0, config=config, eval_episodes=1)
+    if algo == "dqn":
+        agent.epsilon = 0.5  # make the stochastic branch matter
+    a, b, c = (rung.evaluate(agent, episodes=3, seed=s, deterministic=False) for s in (5, 5, 6))
+    assert a == b and a != c
