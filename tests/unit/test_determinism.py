@@ -33,7 +33,7 @@ def test_dqn_same_seed_same_metrics():
 
 
 @pytest.mark.parametrize("algo, env_id, config", [
-    ("dqn", "CartPole-v1", {"learning_starts": 200, "train_freq": 4, "batch_size": 16}),
+    ("dqn", "CartPole-v1", {"learning_starts": 200, "train_freq": 4, "gradient_steps": 1, "batch_size": 16}),
     ("ppo", "Pendulum-v1", {"n_envs": 2, "n_steps": 256}),
 ])
 def test_stochastic_evaluation_is_reproducible_with_its_seed(algo, env_id, config):
