@@ -35,6 +35,7 @@ class RunSettings:
     env_id: str
     steps: int
     seed: int
+    threads: int | None
     env_kwargs: dict
     preset: str | None
     eval_episodes: int
@@ -42,11 +43,14 @@ class RunSettings:
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
-            overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100) -> RunSettings:
+            overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100,
+            threads: int | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
     preset_steps = values.pop("steps", None)
+    preset_threads = values.pop("threads", None)
+    threads = threads if threads is not None else preset_threads
     values.update(overrides or {})
     steps = steps if steps is not None else (preset_steps or DEFAULT_STEPS)
     if not isinstance(steps, int) or steps <= 0:
@@ -55,21 +59,28 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError(f"seed must be a non-negative integer, got {seed!r}")
     if eval_episodes <= 0:
         raise RungError(f"eval episodes must be positive, got {eval_episodes!r}")
+    if threads is not None and (not isinstance(threads, int) or threads <= 0):
+        raise RungError(f"threads must be a positive integer, got {threads!r}")
     config = cfg.build(module.Config, values)
     for message in module.check(config, steps):
         warnings.warn(message, RungWarning, stacklevel=3)
-    return RunSettings(algo, env_id, steps, seed, dict(env_kwargs or {}), preset, eval_episodes, config)
+    return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes, config)
 
 
 def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
           config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
-          eval_episodes: int = 100, progress: bool = False):
+          eval_episodes: int = 100, progress: bool = False, threads: int | None = None):
     """Train `algo` on `env_id`, evaluate it, and return the agent.
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs);
-    the agent's `run_dir` and `eval` attributes tell where and how well."""
-    settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes)
+    the agent's `run_dir` and `eval` attributes tell where and how well. `threads` sets torch's thread
+    count for the process (default: the preset's, else torch's own choice)."""
+    settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads)
     module = get_algo(algo)
+    if settings.threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
         reason = module.supports(env)
     if reason:

@@ -55,6 +55,8 @@ def build_parser() -> Parser:
                        help="keyword arguments for the env, e.g. is_slippery=False")
     train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
+    train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else one per core)")
+    train.add_argument("--plot", action="store_true", help="also draw the learning curve into RUN_DIR/curve.png")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("eval", help="evaluate the agent of a finished run")
@@ -81,7 +83,8 @@ def cmd_train(args) -> None:
     agent = rung.train(args.algo, args.env_id, steps=args.steps, seed=args.seed, preset=args.preset,
                        config=parse_assignments(args.overrides, "--set"),
                        env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
-                       run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet)
+                       run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
+                       threads=args.threads)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo
@@ -98,7 +101,14 @@ def cmd_train(args) -> None:
 
     for problem in health(agent.metrics, 1.0):
         print(f"health: {problem}")
-    print(f"run directory: {agent.run_dir}  (metrics.csv, tb/ for TensorBoard, agent, eval.json)")
+    print(f"run directory: {agent.run_dir}  (metrics.csv, agent, eval.json)")
+    if args.plot:
+        from rung.plot import plot_runs
+
+        print(f"learning curve: {plot_runs([agent.run_dir], agent.run_dir / 'curve.png')}")
+    else:
+        print(f"learning curve: rung plot {agent.run_dir} --out curve.png")
+    print(f"TensorBoard: tensorboard --logdir {agent.run_dir / 'tb'}")
 
 
 def cmd_eval(args) -> None:

@@ -183,10 +183,11 @@ class VecEnv:
         self.env.close()
 
 
-def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, backend: str = "auto") -> VecEnv:
+def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, backend: str = "auto",
+                 step_cap: int | None = None) -> VecEnv:
     """`n_envs` copies of `env_id`. Backends: `native` (the env's own vectorised class, e.g. CartPole's),
     `envpool` (if installed and it knows the id), `sync` / `async` (Gymnasium's Sync/AsyncVectorEnv);
-    `auto` picks native, then envpool, then sync."""
+    `auto` picks native, then envpool, then sync. `step_cap` is a time limit for envs that have none."""
     from functools import partial
 
     from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
@@ -194,7 +195,8 @@ def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, b
     kwargs = dict(env_kwargs or {})
     if backend not in BACKENDS:
         raise RungError(f"unknown env backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    make_env(env_id, kwargs).close()  # turns a bad id or kwargs into a one-line error first
+    with make_env(env_id, kwargs) as probe:  # turns a bad id or kwargs into a one-line error first
+        has_time_limit = probe.spec is not None and probe.spec.max_episode_steps is not None
     has_native = not is_custom_id(env_id) and gym.spec(env_id).vector_entry_point is not None
     if backend == "native" and not has_native:
         raise RungError(f"{env_id} has no native vectorised implementation; use --set env_backend=sync")
@@ -206,7 +208,9 @@ def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, b
         env = make_envpool(env_id, n_envs, kwargs)
     else:
         cls = AsyncVectorEnv if backend == "async" else SyncVectorEnv
-        env = cls([partial(make_env, env_id, kwargs)] * n_envs, autoreset_mode=AutoresetMode.NEXT_STEP)
+        cap = None if has_time_limit else step_cap
+        env = cls([partial(make_env, env_id, kwargs, max_episode_steps=cap)] * n_envs,
+                  autoreset_mode=AutoresetMode.NEXT_STEP)
     return VecEnv(env)
 
 

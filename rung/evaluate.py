@@ -1,60 +1,70 @@
-"""Evaluation episodes on a fresh environment, separate from the one the agent trained on."""
+"""Evaluation episodes on fresh environments, separate from the ones the agent trained on."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from gymnasium.wrappers import TimeLimit
 
-from rung.envs import make_env
+from rung.envs import make_env, make_vec_env
 
 # An env without a time limit (CliffWalking) and a policy that walks in circles would never end.
 STEP_CAP = 10_000
+# Episodes run side by side in this many env copies, the agent acting on all of them in one batch.
+MAX_EVAL_ENVS = 100
 
 
 def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = True,
              env_kwargs: dict | None = None) -> dict:
-    """Run `episodes` episodes of `agent` on a new copy of its env, seeded once with `seed`.
+    """Run `episodes` episodes of `agent` on new copies of its env (copy i seeded with `seed` + i).
 
     Returns mean/std of the undiscounted return and mean length. For table agents on envs that expose
     their model (toy-text `P`) it adds `exact_return`, the greedy policy's expected return computed by
     dynamic programming, and `optimal_return`, the best any policy can do within the time limit."""
-    env = make_env(agent.env_id, {**agent.env_kwargs, **(env_kwargs or {})})
-    if env.spec is None or env.spec.max_episode_steps is None:
-        env = TimeLimit(env, STEP_CAP)
+    kwargs = {**agent.env_kwargs, **(env_kwargs or {})}
+    env = make_vec_env(agent.env_id, min(episodes, MAX_EVAL_ENVS), kwargs, step_cap=STEP_CAP)
     with torch.random.fork_rng():  # stochastic actions draw from torch's RNG: seed it, leave the caller's alone
         torch.manual_seed(seed)
         returns, lengths = run_episodes(agent, env, episodes, seed, deterministic)
+    env.close()
     result = {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
               "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
               "mean_length": float(np.mean(lengths)), "episodes": episodes, "seed": seed,
               "deterministic": deterministic}
-    result.update(exact_returns(agent, env))
-    env.close()
+    result.update(exact_returns(agent, kwargs))
     return result
 
 
 def run_episodes(agent, env, episodes: int, seed: int, deterministic: bool) -> tuple[list[float], list[int]]:
+    """Env copy i plays a fixed quota of episodes, so that short episodes are not over-counted (taking
+    the first `episodes` to finish would favour them)."""
+    n = env.num_envs
+    quota = np.full(n, episodes // n) + (np.arange(n) < episodes % n)
+    total, length = np.zeros(n), np.zeros(n, dtype=np.int64)
     returns, lengths = [], []
-    obs, _ = env.reset(seed=seed)
+    obs = env.reset(seed=seed)
     while len(returns) < episodes:
-        total, length, done = 0.0, 0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=deterministic))
-            total, length, done = total + float(reward), length + 1, terminated or truncated
-        returns.append(total)
-        lengths.append(length)
-        obs, _ = env.reset()
+        obs, rewards, terminated, truncated, valid = env.step(agent.act_batch(obs, deterministic))
+        total += np.where(valid, rewards, 0.0)
+        length += valid
+        for i in np.flatnonzero(terminated | truncated):
+            if quota[i] > 0:
+                quota[i] -= 1
+                returns.append(float(total[i]))
+                lengths.append(int(length[i]))
+            total[i], length[i] = 0.0, 0
     return returns, lengths
 
 
-def exact_returns(agent, env) -> dict:
+def exact_returns(agent, env_kwargs: dict) -> dict:
     """Exact greedy-policy and optimal returns for a table agent on an env with a known model."""
     from rung.algos import value_iteration
 
-    if not hasattr(agent, "greedy_policy") or value_iteration.supports(env) is not None:
+    if not hasattr(agent, "greedy_policy"):
         return {}
-    model = value_iteration.tabular_model(env)
-    horizon = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else STEP_CAP
-    return {"exact_return": value_iteration.policy_return(model, agent.greedy_policy(), horizon),
-            "optimal_return": value_iteration.finite_horizon_optimum(model, horizon)}
+    with make_env(agent.env_id, env_kwargs) as env:
+        if value_iteration.supports(env) is not None:
+            return {}
+        model = value_iteration.tabular_model(env)
+        horizon = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else STEP_CAP
+        return {"exact_return": value_iteration.policy_return(model, agent.greedy_policy(), horizon),
+                "optimal_return": value_iteration.finite_horizon_optimum(model, horizon)}

@@ -28,6 +28,7 @@ from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, coll
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters
+from rung.optim import Adam, RMSprop
 from rung.returns import gae
 
 NAME = "a2c"
@@ -78,9 +79,9 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
     if config.optimizer == "rmsprop":
-        optimizer = torch.optim.RMSprop([flat.param], lr=config.lr, alpha=0.99, eps=1e-5)
+        optimizer = RMSprop(flat.param, lr=config.lr, alpha=0.99, eps=1e-5)
     else:
-        optimizer = torch.optim.Adam([flat.param], lr=config.lr, eps=1e-5, fused=True)
+        optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
     scaler = ActionScaler(action_space)
     action_shape = action_space.shape
     buffer = RolloutBuffer(T, n, obs_space.shape, obs_space.dtype, action_shape,
@@ -91,7 +92,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
     obs = env.reset(seed=seed)
     for iteration in range(iterations):
-        optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
+        optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
 
         # COLLECT: T steps of N envs
         obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, reward_scaler)

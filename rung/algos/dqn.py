@@ -45,6 +45,7 @@ from rung.config import param
 from rung.envs import BACKENDS
 from rung.errors import RungError
 from rung.nets import FlatParameters, QNetwork, make_body
+from rung.optim import Adam
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "dqn"
@@ -124,12 +125,16 @@ class QAgent:
         self.epsilon, self.algo = epsilon, algo
         self.env_id, self.env_kwargs = "", {}
 
-    @torch.inference_mode()
     def act(self, obs, deterministic: bool = True) -> int:
-        n_actions = self.q_net.head.out_features
-        if not deterministic and torch.rand(()) < self.epsilon:  # torch's RNG: rung.evaluate seeds it
-            return int(torch.randint(n_actions, ()))
-        return int(self.q_net(torch.as_tensor(np.asarray(obs))[None]).argmax(dim=1))
+        return int(self.act_batch(np.asarray(obs)[None], deterministic)[0])
+
+    @torch.inference_mode()
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        actions = self.q_net(torch.as_tensor(obs)).argmax(dim=1)
+        if not deterministic:  # ε-greedy from torch's RNG, which rung.evaluate seeds
+            explore = torch.rand(len(actions)) < self.epsilon
+            actions = torch.where(explore, torch.randint(self.q_net.head.out_features, actions.shape), actions)
+        return actions.numpy()
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -210,7 +215,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     q_net = QNetwork(make_body(obs_space, config.net_arch), n_actions, config.dueling)
     target_net = copy.deepcopy(q_net).requires_grad_(False)
     flat = FlatParameters(q_net)
-    optimizer = torch.optim.Adam([flat.param], lr=config.lr, fused=True)
+    optimizer = Adam(flat.param, lr=config.lr)
     buffer = ReplayBuffer(min(config.buffer_size, steps), n, obs_space.shape, obs_space.dtype)
     target_every = max(config.target_update_interval // n, 1)
     update_stats: dict[str, float] = {}
@@ -236,7 +241,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
         # UPDATE: a burst of gradient steps every train_freq vector steps, once past learning_starts
         if global_step > config.learning_starts and it % config.train_freq == 0:
             n_updates = config.gradient_steps if config.gradient_steps > 0 else config.train_freq * n
-            optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, steps_before / steps)
+            optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, steps_before / steps)
             update_stats = {**update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates, rng), "lr": lr}
         if it % target_every == 0:
             polyak_update(target_net, q_net, config.tau)

@@ -38,6 +38,7 @@ from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, coll
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters
+from rung.optim import Adam
 from rung.returns import gae
 from rung.runs import AGENT_FILE, write_json
 
@@ -130,13 +131,14 @@ class PolicyAgent:
         self.scaler = ActionScaler(action_space)
         self.env_id, self.env_kwargs = "", {}
 
-    @torch.inference_mode()
     def act(self, obs, deterministic: bool = True):
-        dist, _ = self.policy(torch.as_tensor(np.asarray(obs))[None])
-        action = (dist.mode if deterministic else dist.sample())[0].numpy()
-        if isinstance(self.action_space, spaces.Discrete):
-            return int(action)
-        return self.scaler(action)
+        action = self.act_batch(np.asarray(obs)[None], deterministic)[0]
+        return int(action) if isinstance(self.action_space, spaces.Discrete) else action
+
+    @torch.inference_mode()
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        dist, _ = self.policy(torch.as_tensor(obs))
+        return self.scaler((dist.mode if deterministic else dist.sample()).numpy())
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -174,7 +176,8 @@ def space_from_json(data: dict) -> spaces.Space:
         return spaces.Discrete(data["n"])
     if data["type"] == "MultiDiscrete":
         return spaces.MultiDiscrete(data["nvec"])
-    return spaces.Box(np.array(data["low"]), np.array(data["high"]), dtype=np.dtype(data["dtype"]))
+    dtype = np.dtype(data["dtype"])
+    return spaces.Box(np.array(data["low"], dtype=dtype), np.array(data["high"], dtype=dtype), dtype=dtype)
 
 
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
@@ -187,7 +190,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                          config.log_std_init, normalize_obs=config.normalize_obs)
     reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
-    optimizer = torch.optim.Adam([flat.param], lr=config.lr, eps=1e-5, fused=True)
+    optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
     scaler = ActionScaler(action_space)
     action_shape = () if isinstance(action_space, spaces.Discrete) else action_space.shape
     action_dtype = np.float32 if isinstance(action_space, spaces.Box) else np.int64
@@ -201,7 +204,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         progress = iteration / iterations
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
         clip_eps = linear_schedule(config.clip_eps, clip_final, 1.0, progress)
-        optimizer.param_groups[0]["lr"] = lr
+        optimizer.lr = lr
 
         # COLLECT: T steps of N envs with π_θold
         obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, reward_scaler)

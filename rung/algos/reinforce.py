@@ -29,6 +29,7 @@ from rung.algos.tabular import linear_schedule
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters
+from rung.optim import Adam
 from rung.returns import discounted_returns
 
 NAME = "reinforce"
@@ -90,13 +91,13 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, shared=True, ortho=False)
     flat = FlatParameters(policy)
-    optimizer = torch.optim.Adam([flat.param], lr=config.lr, fused=True)
+    optimizer = Adam(flat.param, lr=config.lr)
     scaler = ActionScaler(action_space)
     lr_final = config.lr if config.lr_final is None else config.lr_final
     global_step, first = 0, True
 
     while global_step < steps:
-        optimizer.param_groups[0]["lr"] = lr = linear_schedule(config.lr, lr_final, 1.0, global_step / steps)
+        optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, global_step / steps)
 
         # COLLECT: whole episodes with the current policy
         batch = collect_episodes(env, policy, scaler, config.episodes_per_env, seed if first else None)

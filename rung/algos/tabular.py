@@ -56,6 +56,11 @@ class StateIndexer:
             index = index * size + int(value) - start   # row-major, as np.ravel_multi_index
         return index
 
+    def rows(self, obs) -> np.ndarray:
+        """Rows of a batch of observations: an int array [N], or a tuple of int arrays (Tuple spaces)."""
+        parts = obs if len(self.dims) > 1 else (obs,)
+        return np.ravel_multi_index([np.asarray(p) - s for p, s in zip(parts, self.starts)], self.dims)
+
 
 def new_q_table(env, q_init: float) -> tuple[StateIndexer, np.ndarray]:
     """The state indexer for `env` and a table Q[state, action] filled with `q_init`."""
@@ -90,6 +95,9 @@ class QTableAgent:
 
     def act(self, obs, deterministic: bool = True) -> int:
         return int(self.q[self.indexer(obs)].argmax())
+
+    def act_batch(self, obs, deterministic: bool = True) -> np.ndarray:
+        return self.q[self.indexer.rows(obs)].argmax(axis=1)
 
     def greedy_policy(self) -> np.ndarray:
         """π(s) = argmax_a Q(s, a) for every state, shape [S]."""

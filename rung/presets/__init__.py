@@ -3,6 +3,7 @@
     ENV_ID:
       PRESET_NAME:          # `default` is used when no --preset is given
         steps: 1000000      # the step budget the preset was tuned for (optional)
+        threads: 1          # torch threads, when fewer than the cores is faster (optional)
         gamma: 0.99         # any other key is a field of the algorithm's Config
 """
 

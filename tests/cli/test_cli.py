@@ -122,7 +122,7 @@ def test_help_documents_every_config_field(cli):
     (["dqn", "CartPole-v1", "--set", "gradient_steps=0"], ["gradient_steps=0"]),
     (["dqn", "CartPole-v1", "--set", "env_backend=gpu"], ["env_backend='gpu'", "sync"]),
     (["dqn", "CartPole-v1", "--set", "net_arch=a,b"], ["net_arch must be"]),
-    (["ppo", "CartPole-v1", "--steps", "100"], ["smaller than one rollout", "256"]),
+    (["ppo", "CartPole-v1", "--steps", "100"], ["smaller than one rollout", "1,024"]),
     (["ppo", "FrozenLake-v1"], ["not a Box", "qlearning"]),
     (["ppo", "CartPole-v1", "--set", "activation=gelu"], ["activation='gelu'"]),
 ])
