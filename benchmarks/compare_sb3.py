@@ -21,31 +21,48 @@ from datetime import date
 from report import append_row
 
 
-# rung config key → Stable-Baselines3 DQN keyword (keys absent here have the same name in both)
-SB3_NAMES = {"dqn": {"lr": "learning_rate", "epsilon": "exploration_initial_eps",
-                     "epsilon_final": "exploration_final_eps"}}
-RUNG_ONLY = {"env_backend", "n_envs", "net_arch"}
+# rung config key → Stable-Baselines3 keyword (keys absent here have the same name in both)
+SB3_NAMES = {"lr": "learning_rate", "epsilon": "exploration_initial_eps", "epsilon_final": "exploration_final_eps",
+             "clip_eps": "clip_range", "clip_value": "clip_range_vf"}
+# handled below (schedules, policy_kwargs, VecNormalize) or not a learner setting
+SPECIAL = {"env_backend", "n_envs", "net_arch", "activation", "log_std_init", "shared_body", "optimizer",
+           "lr", "lr_final", "clip_eps", "clip_eps_final", "normalize_obs", "normalize_reward"}
+# rung features SB3 lacks: a comparison needs them at their defaults
+RUNG_ONLY = {"dqn": ("double_q", "dueling", "n_step")}
+
+
+def schedule(start: float, end: float | None):
+    """SB3 takes a function of the remaining progress p (1 → 0) for an annealed value."""
+    return start if end is None else (lambda p: end + (start - end) * p)
 
 
 def sb3_kwargs(algo: str, config: dict) -> dict:
+    import torch
+
     from dataclasses import fields
 
     from rung.algos import get_algo
 
     defaults = {f.name: f.default for f in fields(get_algo(algo).Config)}
-    kwargs = {}
-    lr, lr_final = config["lr"], config.get("lr_final")
-    if lr_final is not None:  # SB3 takes a schedule of the remaining progress p (1 → 0)
-        kwargs["learning_rate"] = lambda p: lr_final + (lr - lr_final) * p
+    kwargs = {"learning_rate": schedule(config["lr"], config.get("lr_final"))}
+    if "clip_eps" in config:
+        kwargs["clip_range"] = schedule(config["clip_eps"], config.get("clip_eps_final"))
+    for key in RUNG_ONLY.get(algo, ()):
+        if config[key] != defaults[key]:
+            raise SystemExit(f"Stable-Baselines3's {algo.upper()} has no {key}; compare with it off")
     for key, value in config.items():
-        if key in RUNG_ONLY or key == "lr_final" or (key == "lr" and lr_final is not None):
-            continue
-        if key in ("double_q", "dueling", "n_step") and value != defaults[key]:
-            raise SystemExit(f"Stable-Baselines3's DQN has no {key}; compare with it off")
-        if key in ("double_q", "dueling", "n_step"):
-            continue
-        kwargs[SB3_NAMES[algo].get(key, key)] = value
-    kwargs["policy_kwargs"] = {"net_arch": list(config["net_arch"])}
+        if key not in SPECIAL and key not in RUNG_ONLY.get(algo, ()):
+            kwargs[SB3_NAMES.get(key, key)] = value
+    if config.get("shared_body"):
+        raise SystemExit("Stable-Baselines3 2.x has no shared actor-critic body; compare with shared_body=false")
+    policy = {"net_arch": list(config["net_arch"])}
+    if "activation" in config:
+        policy["activation_fn"] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[config["activation"]]
+    if "log_std_init" in config:
+        policy["log_std_init"] = config["log_std_init"]
+    if config.get("optimizer") == "adam":
+        kwargs["use_rms_prop"] = False
+    kwargs["policy_kwargs"] = policy
     return kwargs
 
 
@@ -65,32 +82,44 @@ def evaluate_actions(act, env_id: str, episodes: int, seed: int) -> float:
     return sum(returns) / len(returns)
 
 
-def run_one(library: str, algo: str, env_id: str, preset: str, seed: int, episodes: int) -> dict:
+def run_one(library: str, algo: str, env_id: str, preset: str, seed: int, episodes: int, threads: int) -> dict:
+    import torch
+
     from rung.api import resolve
 
-    settings = resolve(algo, env_id, seed=seed, preset=preset)
+    torch.set_num_threads(threads)
+    settings = resolve(algo, env_id, seed=seed, preset=preset, threads=threads)
     config = {k: getattr(settings.config, k) for k in settings.config.__dataclass_fields__}
     if library == "rung":
         import rung
 
         started = time.perf_counter()
-        agent = rung.train(algo, env_id, seed=seed, preset=preset, eval_episodes=1)
+        agent = rung.train(algo, env_id, seed=seed, preset=preset, eval_episodes=1, threads=threads)
         seconds = time.perf_counter() - started
         act = agent.act
     else:
         import stable_baselines3 as sb3
-        import torch
+        from gymnasium import spaces
         from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import VecNormalize
 
         started = time.perf_counter()
         env = make_vec_env(env_id, n_envs=config["n_envs"], seed=seed)
+        if config.get("normalize_obs") or config.get("normalize_reward"):
+            env = VecNormalize(env, norm_obs=config["normalize_obs"], norm_reward=config["normalize_reward"],
+                               gamma=config["gamma"])
         model = getattr(sb3, algo.upper())("MlpPolicy", env, seed=seed, device="cpu", **sb3_kwargs(algo, config))
         model.learn(settings.steps)
         seconds = time.perf_counter() - started
+        if isinstance(env, VecNormalize):
+            env.training = False
+        discrete = isinstance(env.action_space, spaces.Discrete)
 
         def act(obs):
-            return int(model.predict(obs, deterministic=True)[0])
-        torch.set_num_threads(torch.get_num_threads())
+            if isinstance(env, VecNormalize):
+                obs = env.normalize_obs(obs)
+            action = model.predict(obs, deterministic=True)[0]
+            return int(action) if discrete else action
     mean_return = evaluate_actions(act, env_id, episodes, seed + 100_000)
     return {"seconds": seconds, "sps": settings.steps / seconds, "eval": mean_return, "steps": settings.steps}
 
@@ -102,29 +131,32 @@ def main() -> None:
     parser.add_argument("--preset", default="zoo")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both (default 2)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--one", choices=["rung", "sb3"], help=argparse.SUPPRESS)  # internal: one run
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.algo, args.env_id, args.preset, args.seed, args.episodes)))
+        print(json.dumps(run_one(args.one, args.algo, args.env_id, args.preset, args.seed, args.episodes,
+                                 args.threads)))
         return
 
     results = {"rung": [], "sb3": []}
     for seed in range(args.pairs):
         for library in ("rung", "sb3"):
             cmd = [sys.executable, __file__, args.algo, args.env_id, "--preset", args.preset, "--episodes",
-                   str(args.episodes), "--one", library, "--seed", str(seed)]
+                   str(args.episodes), "--threads", str(args.threads), "--one", library, "--seed", str(seed)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             results[library].append(json.loads(out))
             print(library, seed, results[library][-1], flush=True)
     median = {lib: statistics.median(r["seconds"] for r in runs) for lib, runs in results.items()}
     ratio = median["rung"] / median["sb3"]
     command = (f"python benchmarks/compare_sb3.py {args.algo} {args.env_id} --preset {args.preset} "
-               f"--pairs {args.pairs}")
+               f"--pairs {args.pairs} --threads {args.threads}")
     evals = {lib: ", ".join(f"{r['eval']:.1f}" for r in runs) for lib, runs in results.items()}
     sps = {lib: statistics.median(r["sps"] for r in runs) for lib, runs in results.items()}
-    row = (f"| {date.today()} | {args.algo} | {args.env_id} ({args.preset}, {results['rung'][0]['steps']:,} steps) | "
+    row = (f"| {date.today()} | {args.algo} | {args.env_id} ({args.preset}, {results['rung'][0]['steps']:,} steps, "
+           f"{args.threads} thread{'s' if args.threads > 1 else ''}) | "
            f"{median['rung']:.1f} | {median['sb3']:.1f} | **{ratio:.2f}** | {sps['rung']:,.0f} / {sps['sb3']:,.0f} | "
            f"{evals['rung']} | {evals['sb3']} | `{command}` |")
     print(row)
