@@ -25,7 +25,7 @@ from report import append_row
 SB3_NAMES = {"lr": "learning_rate", "epsilon": "exploration_initial_eps", "epsilon_final": "exploration_final_eps",
              "clip_eps": "clip_range", "clip_value": "clip_range_vf"}
 # handled below (schedules, policy_kwargs, VecNormalize) or not a learner setting
-SPECIAL = {"env_backend", "n_envs", "net_arch", "activation", "log_std_init", "shared_body", "optimizer",
+SPECIAL = {"env_backend", "n_envs", "net_arch", "activation", "log_std_init", "ortho_init", "shared_body", "optimizer",
            "lr", "lr_final", "clip_eps", "clip_eps_final", "normalize_obs", "normalize_reward"}
 # rung features SB3 lacks: a comparison needs them at their defaults
 RUNG_ONLY = {"dqn": ("double_q", "dueling", "n_step")}
@@ -60,6 +60,8 @@ def sb3_kwargs(algo: str, config: dict) -> dict:
         policy["activation_fn"] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[config["activation"]]
     if "log_std_init" in config:
         policy["log_std_init"] = config["log_std_init"]
+    if "ortho_init" in config:
+        policy["ortho_init"] = config["ortho_init"]
     if config.get("optimizer") == "adam":
         kwargs["use_rms_prop"] = False
     kwargs["policy_kwargs"] = policy
@@ -82,19 +84,20 @@ def evaluate_actions(act, env_id: str, episodes: int, seed: int) -> float:
     return sum(returns) / len(returns)
 
 
-def run_one(library: str, algo: str, env_id: str, preset: str, seed: int, episodes: int, threads: int) -> dict:
+def run_one(library: str, algo: str, env_id: str, preset: str, seed: int, episodes: int, threads: int,
+            steps: int | None) -> dict:
     import torch
 
     from rung.api import resolve
 
     torch.set_num_threads(threads)
-    settings = resolve(algo, env_id, seed=seed, preset=preset, threads=threads)
+    settings = resolve(algo, env_id, steps=steps, seed=seed, preset=preset, threads=threads)
     config = {k: getattr(settings.config, k) for k in settings.config.__dataclass_fields__}
     if library == "rung":
         import rung
 
         started = time.perf_counter()
-        agent = rung.train(algo, env_id, seed=seed, preset=preset, eval_episodes=1, threads=threads)
+        agent = rung.train(algo, env_id, steps=steps, seed=seed, preset=preset, eval_episodes=1, threads=threads)
         seconds = time.perf_counter() - started
         act = agent.act
     else:
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--preset", default="zoo")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--steps", type=int, help="step budget (default: the preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both (default 2)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--one", choices=["rung", "sb3"], help=argparse.SUPPRESS)  # internal: one run
@@ -138,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.algo, args.env_id, args.preset, args.seed, args.episodes,
-                                 args.threads)))
+                                 args.threads, args.steps)))
         return
 
     results = {"rung": [], "sb3": []}
@@ -146,13 +150,14 @@ def main() -> None:
         for library in ("rung", "sb3"):
             cmd = [sys.executable, __file__, args.algo, args.env_id, "--preset", args.preset, "--episodes",
                    str(args.episodes), "--threads", str(args.threads), "--one", library, "--seed", str(seed)]
+            cmd += ["--steps", str(args.steps)] if args.steps else []
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             results[library].append(json.loads(out))
             print(library, seed, results[library][-1], flush=True)
     median = {lib: statistics.median(r["seconds"] for r in runs) for lib, runs in results.items()}
     ratio = median["rung"] / median["sb3"]
     command = (f"python benchmarks/compare_sb3.py {args.algo} {args.env_id} --preset {args.preset} "
-               f"--pairs {args.pairs} --threads {args.threads}")
+               f"--pairs {args.pairs} --threads {args.threads}" + (f" --steps {args.steps}" if args.steps else ""))
     evals = {lib: ", ".join(f"{r['eval']:.1f}" for r in runs) for lib, runs in results.items()}
     sps = {lib: statistics.median(r["sps"] for r in runs) for lib, runs in results.items()}
     row = (f"| {date.today()} | {args.algo} | {args.env_id} ({args.preset}, {results['rung'][0]['steps']:,} steps, "

@@ -69,6 +69,7 @@ class Config:
     activation: str = param("tanh", "activation of the MLP bodies", choices=("tanh", "relu"))
     shared_body: bool = param(False, "actor and critic share one body (else two bodies, as SB3's MlpPolicy)")
     log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
     normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
     normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
@@ -187,7 +188,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init, normalize_obs=config.normalize_obs)
+                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs)
     reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
