@@ -18,11 +18,16 @@ TRAIN_EXAMPLES = """examples:
 """
 
 
+def one_line(message: str) -> str:
+    """User input echoed in a message can hold newlines or control characters: escape them."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line on stderr and exit code 2."""
 
     def error(self, message: str):
-        sys.stderr.write(f"rung: error: {message}\n")
+        sys.stderr.write(f"rung: error: {one_line(message)}\n")
         sys.exit(2)
 
 
@@ -67,6 +72,12 @@ def build_parser() -> Parser:
     ev.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
 
     sub.add_parser("list", help="algorithms, the spaces each supports, and their presets")
+
+    doctor = sub.add_parser("doctor", help="check an environment: API, spaces, scales, time limit, seeding, speed")
+    doctor.add_argument("env_id", metavar="ENV_ID", help="a registered Gymnasium id, or module:Class, or file.py:Class")
+    doctor.add_argument("--env-kwargs", nargs="+", action="extend", metavar="KEY=VALUE", default=[])
+    doctor.add_argument("--steps", type=int, default=2000, help="random steps to measure scales and speed (default 2000)")
+    doctor.add_argument("--seed", type=int, default=0)
 
     plot = sub.add_parser("plot", help="learning curves (return vs env steps) of one or more runs")
     plot.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
@@ -135,13 +146,28 @@ def cmd_list(args) -> None:
             print(f"    {env_id}: {', '.join(presets)}")
 
 
+def cmd_doctor(args) -> int:
+    from rung.config import parse_assignments
+    from rung.doctor import FAIL, diagnose
+
+    if args.steps <= 0:
+        raise RungError(f"--steps must be positive, got {args.steps}")
+    findings = diagnose(args.env_id, parse_assignments(args.env_kwargs, "--env-kwargs"), args.steps, args.seed)
+    for finding in findings:
+        print(finding)
+    usable = not any(f.level == FAIL for f in findings)
+    print(f"{args.env_id}: {'usable' if usable else 'NOT usable'} "
+          f"({sum(f.level == 'warning' for f in findings)} warnings, {sum(f.level == FAIL for f in findings)} failures)")
+    return 0 if usable else 1
+
+
 def cmd_plot(args) -> None:
     from rung.plot import plot_runs
 
     print(plot_runs(args.run_dirs, args.out, args.title))
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor}
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -149,7 +175,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
     from rung.errors import RungWarning
 
     if issubclass(category, RungWarning):
-        sys.stderr.write(f"rung: warning: {message}\n")
+        sys.stderr.write(f"rung: warning: {one_line(str(message))}\n")
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -158,14 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = show_warning
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        return COMMANDS[args.command](args) or 0
     except RungError as exc:
-        sys.stderr.write(f"rung: error: {exc}\n")
+        sys.stderr.write(f"rung: error: {one_line(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("rung: interrupted\n")
         return 130
-    return 0
 
 
 if __name__ == "__main__":
