@@ -3,11 +3,8 @@ one line on stderr starting `rung: error:` — never a traceback. Runs `rung.cli
 algorithm's `train` is replaced by a stub, so the whole path up to training (parsing, presets, config
 checks, env creation, space checks, run directories) is real but no example trains for long."""
 
-import os
-import sys
 from dataclasses import fields
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
