@@ -102,16 +102,16 @@ class RolloutBuffer:
         shape = (steps, n_envs)
         self.obs = np.zeros((*shape, *obs_shape), dtype=obs_dtype)
         self.actions = np.zeros((*shape, *action_shape), dtype=action_dtype)
-        self.logp = np.zeros(shape, dtype=np.float32)      # log π_θold(a|s) at collection time
-        self.values = np.zeros(shape, dtype=np.float32)    # V(s) at collection time
+        self.logp = np.zeros(shape, dtype=np.float32)      # log π_θold(a|s), filled after collection
+        self.values = np.zeros(shape, dtype=np.float32)    # V(s), filled after collection
         self.rewards = np.zeros(shape, dtype=np.float32)
         self.terminated = np.zeros(shape, dtype=bool)
         self.truncated = np.zeros(shape, dtype=bool)
         self.valid = np.zeros(shape, dtype=bool)
 
-    def store(self, t: int, obs, actions, logp, values, rewards, terminated, truncated, valid) -> None:
-        self.obs[t], self.actions[t], self.logp[t], self.values[t] = obs, actions, logp, values
-        self.rewards[t], self.terminated[t], self.truncated[t], self.valid[t] = rewards, terminated, truncated, valid
+    def store(self, t: int, obs, actions, rewards, terminated, truncated, valid) -> None:
+        self.obs[t], self.actions[t], self.rewards[t] = obs, actions, rewards
+        self.terminated[t], self.truncated[t], self.valid[t] = terminated, truncated, valid
 
     def next_values(self, last_values: np.ndarray) -> np.ndarray:
         """V(s_{t+1}) for every step: the next row's V (with next-step autoreset that row's obs is the
@@ -128,26 +128,42 @@ def check_rollout_budget(n_envs: int, n_steps: int, steps: int) -> None:
                         f"(n_envs × n_steps = {n_envs * n_steps:,}): nothing would ever train")
 
 
-def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler,
+def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler, rng: np.random.Generator,
                     reward_scaler: "RewardScaler | None" = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill `buffer` with T steps of every env, acting with `policy` (an ActorCritic): stores
-    a ~ π(·|s), log π(a|s) and V(s); rewards are scaled if a `reward_scaler` is given. Returns the obs
-    to continue from and V of it, for bootstrapping."""
+    """Fill `buffer` with T steps of every env, acting with `policy` (an ActorCritic): stores a ~ π(·|s)
+    and the rewards (scaled if a `reward_scaler` is given), then log π(a|s) and V(s) for the whole
+    rollout from one batched forward pass. Returns the obs to continue from and V of it, for
+    bootstrapping. Actions are drawn by `rung.nets.fast_sampler` where it applies (MLP bodies)."""
     import torch
 
-    with torch.inference_mode():
-        for t in range(len(buffer.rewards)):
-            dist, value = policy(torch.from_numpy(obs))
-            action = dist.sample()
-            actions = action.numpy()
-            next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
-            if reward_scaler is not None:
-                rewards = reward_scaler(rewards, terminated | truncated, valid)
-            buffer.store(t, obs, actions, dist.log_prob(action).numpy(), value.numpy(), rewards, terminated,
-                         truncated, valid)
-            obs = next_obs
+    from rung.nets import fast_sampler
+
+    sample = fast_sampler(policy, rng) or torch_sampler(policy)
+    for t in range(len(buffer.rewards)):
+        actions = sample(obs)
+        next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+        if reward_scaler is not None:
+            rewards = reward_scaler(rewards, terminated | truncated, valid)
+        buffer.store(t, obs, actions, rewards, terminated, truncated, valid)
+        obs = next_obs
+    T, n = buffer.rewards.shape
+    with torch.inference_mode():  # π_θold and V for every stored step at once
+        dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])))
+        actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
+        buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
+        buffer.values[:] = values.reshape(T, n).numpy()
         last_values = policy(torch.from_numpy(obs))[1].numpy()
     return obs, last_values
+
+
+def torch_sampler(policy):
+    """a ~ π(·|s) through the torch network (any body, e.g. the CNN)."""
+    import torch
+
+    @torch.inference_mode()
+    def sample(obs: np.ndarray) -> np.ndarray:
+        return policy(torch.from_numpy(obs))[0].sample().numpy()
+    return sample
 
 
 class RewardScaler:

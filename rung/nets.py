@@ -201,6 +201,42 @@ class ActorCritic(nn.Module):
         return MultiCategorical(head, self.action_dims)
 
 
+def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
+    """a ~ π(·|s) in NumPy for an ActorCritic with an MLP body, or None for other bodies.
+
+    Why: acting for 8 envs through torch modules and distributions costs ≈ 400 µs a step here, the
+    same arithmetic in NumPy ≈ 60 µs, and acting is half of an on-policy run. The arrays are views of
+    the network's current weights (and observation statistics), so build a sampler per rollout. Only
+    the sampling lives here: log π and V are computed by the torch network (rung.buffers.collect_rollout).
+    Discrete: Gumbel-max, argmax(logits + G) with G = −log(−log U), a sample of softmax(logits).
+    Box: μ(s) + σ·ε with ε ~ N(0, I)."""
+    if not isinstance(policy.body, MLP):
+        return None
+    activations = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0)}
+    layers = [(layer.weight.detach().numpy().T, layer.bias.detach().numpy(), activations[type(act)])
+              for layer, act in zip(policy.body.net[1::2], policy.body.net[2::2])]
+    head_w, head_b = policy.actor.weight.detach().numpy().T, policy.actor.bias.detach().numpy()
+    norm = policy.obs_norm
+    if norm is not None:
+        mean, std = norm.mean.numpy(), np.sqrt(norm.var.numpy() + 1e-8)
+    std_devs = policy.log_std.detach().exp().numpy() if policy.continuous else None
+    splits = np.cumsum(policy.action_dims)[:-1]
+
+    def sample(obs: np.ndarray) -> np.ndarray:
+        x = obs.reshape(len(obs), -1)
+        x = np.clip((x - mean) / std, -norm.clip, norm.clip) if norm is not None else x
+        x = x.astype(np.float32)
+        for weight, bias, activation in layers:
+            x = activation(x @ weight + bias)
+        head = x @ head_w + head_b                                                  # [B, Σ dims]
+        if std_devs is not None:
+            return (head + std_devs * rng.standard_normal(head.shape, dtype=np.float32)).astype(np.float32)
+        gumbel = -np.log(-np.log(rng.random(head.shape)))
+        choices = [np.argmax(part, axis=1) for part in np.split(head + gumbel, splits, axis=1)]
+        return choices[0] if len(choices) == 1 else np.stack(choices, axis=1)
+    return sample
+
+
 class MultiCategorical:
     """Independent Categoricals, one per MultiDiscrete component: log π = Σ log π_i, H = Σ H_i."""
 

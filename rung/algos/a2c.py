@@ -72,6 +72,7 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
 
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     env = envs.vector(config.n_envs, config.env_backend)
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
@@ -96,7 +97,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
 
         # COLLECT: T steps of N envs
-        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, reward_scaler)
+        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, rng, reward_scaler)
 
         # ADVANTAGES: A = G − V(s) with G the n-step / GAE(λ) return
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),

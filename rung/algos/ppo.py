@@ -208,7 +208,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.lr = lr
 
         # COLLECT: T steps of N envs with π_θold
-        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, reward_scaler)
+        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, rng, reward_scaler)
 
         # ADVANTAGES: GAE(λ), bootstrapping from V(final obs) on truncation only
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),

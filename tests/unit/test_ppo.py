@@ -137,3 +137,32 @@ def test_obs_normalisation_is_saved_and_frozen_in_evaluation(tmp_path, monkeypat
     torch.testing.assert_close(loaded.policy.obs_norm.mean, stats.mean)
     obs = np.array([0.5, -0.5, 1.0], np.float32)
     np.testing.assert_array_equal(loaded.act(obs), agent.act(obs))
+
+
+@pytest.mark.parametrize("action_space, normalize_obs", [
+    (spaces.Discrete(3), False), (spaces.Discrete(3), True), (spaces.MultiDiscrete([2, 3]), True),
+    (spaces.Box(-1, 1, (2,)), True)])
+def test_fast_sampler_draws_from_the_networks_policy(action_space, normalize_obs):
+    """The NumPy sampler used for acting must sample the same π(·|s) as the torch network."""
+    from rung.nets import ActorCritic, fast_sampler
+
+    torch.manual_seed(0)
+    obs_space = spaces.Box(-np.inf, np.inf, (4,), np.float32)
+    policy = ActorCritic(obs_space, action_space, (16, 16), "tanh", normalize_obs=normalize_obs, ortho=False)
+    if normalize_obs:
+        policy.obs_norm.update(torch.randn(100, 4, dtype=torch.float64) * 3 + 1)
+    with torch.no_grad():
+        if policy.log_std is not None:
+            policy.log_std.fill_(-0.5)
+    obs = np.tile(np.array([[0.5, -1.0, 2.0, 0.1]], dtype=np.float32), (20_000, 1))
+    samples = fast_sampler(policy, np.random.default_rng(0))(obs)
+    dist, _ = policy(torch.from_numpy(obs[:1]))
+    if isinstance(action_space, spaces.Box):
+        np.testing.assert_allclose(samples.mean(0), dist.mean[0].detach().numpy(), atol=0.02)
+        np.testing.assert_allclose(samples.std(0), dist.stddev[0].detach().numpy(), atol=0.02)
+        return
+    parts = dist.parts if isinstance(action_space, spaces.MultiDiscrete) else [dist]
+    columns = samples.reshape(len(obs), -1)
+    for k, part in enumerate(parts):
+        frequencies = np.bincount(columns[:, k], minlength=part.probs.shape[-1]) / len(obs)
+        np.testing.assert_allclose(frequencies, part.probs[0].detach().numpy(), atol=0.015)
