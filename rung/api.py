@@ -39,12 +39,13 @@ class RunSettings:
     env_kwargs: dict
     preset: str | None
     eval_episodes: int
+    checkpoint_every: int | None
     config: object
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
             overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100,
-            threads: int | None = None) -> RunSettings:
+            threads: int | None = None, checkpoint_every: int | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
@@ -59,49 +60,85 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError(f"seed must be a non-negative integer, got {seed!r}")
     if eval_episodes <= 0:
         raise RungError(f"eval episodes must be positive, got {eval_episodes!r}")
-    if threads is not None and (not isinstance(threads, int) or threads <= 0):
-        raise RungError(f"threads must be a positive integer, got {threads!r}")
+    for name, value in (("threads", threads), ("checkpoint_every", checkpoint_every)):
+        if value is not None and (not isinstance(value, int) or value <= 0):
+            raise RungError(f"{name} must be a positive integer, got {value!r}")
     config = cfg.build(module.Config, values)
     for message in module.check(config, steps):
         warnings.warn(message, RungWarning, stacklevel=3)
-    return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes, config)
+    return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes,
+                       checkpoint_every, config)
 
 
 def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
           config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
-          eval_episodes: int = 100, progress: bool = False, threads: int | None = None):
+          eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
+          checkpoint_every: int | None = None):
     """Train `algo` on `env_id`, evaluate it, and return the agent.
 
-    With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs);
-    the agent's `run_dir` and `eval` attributes tell where and how well. `threads` sets torch's thread
-    count for the process (default: the preset's, else torch's own choice)."""
-    settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads)
+    With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
+    checkpoints included; the agent's `run_dir` and `eval` attributes tell where and how well.
+    `threads` sets torch's thread count for the process (default: the preset's, else torch's own
+    choice); `checkpoint_every` the env steps between checkpoint boundaries (default: a tenth of the
+    budget; rung.runs.Logger)."""
+    settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
+                       checkpoint_every)
     module = get_algo(algo)
-    if settings.threads is not None:
-        import torch
-
-        torch.set_num_threads(settings.threads)
     with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
         reason = module.supports(env)
     if reason:
         others = [a for a in algos_supporting(env) if a != algo]
         can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"
         raise RungError(f"{algo} cannot train on {env_id}: {reason}{can}")
-
     directory = None
     if run_dir is not None:
         directory = create_run_dir(default_run_dir(algo, env_id, seed) if run_dir is True else run_dir)
         write_json(directory / CONFIG_FILE, run_record(settings))
-        logger = RunLogger(directory, settings.steps, progress=progress)
-    else:
-        logger = Logger(settings.steps)
+    return run(settings, directory, progress)
+
+
+def resume(run_dir: str | Path, progress: bool = False):
+    """Continue an interrupted run from its checkpoint to its planned end, then evaluate it, as `train`
+    would have. The result is bit-identical to the run continuing in its own process after saving
+    that checkpoint (rung.checkpoint)."""
+    directory = Path(run_dir)
+    if not (directory / CONFIG_FILE).is_file():
+        raise RungError(f"{directory} is not a run directory ({CONFIG_FILE} is missing)")
+    if (directory / EVAL_FILE).is_file():
+        raise RungError(f"{directory} is a finished run: nothing to resume")
     try:
-        agent = module.train(EnvMaker(env_id, settings.env_kwargs), settings.config, settings.steps, settings.seed,
-                             logger)
+        record = json.loads((directory / CONFIG_FILE).read_text())
+        module = get_algo(record["algo"])
+        settings = RunSettings(**{**{k: record[k] for k in RunSettings.__dataclass_fields__ if k != "config"},
+                                  "config": cfg.build(module.Config, record["config"])})
+    except RungError:
+        raise
+    except Exception as exc:
+        raise RungError(f"{directory / CONFIG_FILE} is not a readable run config ({type(exc).__name__}: {exc})") from None
+    return run(settings, directory, progress, resume=True)
+
+
+def run(settings: RunSettings, directory: Path | None, progress: bool, resume: bool = False):
+    """Train (from scratch or from the run's checkpoint), evaluate, and write the results."""
+    module = get_algo(settings.algo)
+    if settings.threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.threads)
+    if directory is not None:
+        header = {"algo": settings.algo, "env_id": settings.env_id, "seed": settings.seed, "steps": settings.steps,
+                  "versions": versions()}
+        logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
+                           header=header, resume=resume)
+    else:
+        logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every)
+    try:
+        agent = module.train(EnvMaker(settings.env_id, settings.env_kwargs), settings.config, settings.steps,
+                             settings.seed, logger)
         logger.finish()
     finally:
         logger.close()
-    agent.env_id, agent.env_kwargs = env_id, settings.env_kwargs
+    agent.env_id, agent.env_kwargs = settings.env_id, settings.env_kwargs
     agent.metrics = logger.rows
     agent.eval = evaluate(agent, episodes=settings.eval_episodes, seed=settings.seed + 100_000)
     agent.run_dir = directory

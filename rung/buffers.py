@@ -39,6 +39,16 @@ class ReplayBuffer:
         self.valid = np.zeros((self.rows, n_envs), dtype=bool)
         self.pos, self.full = 0, False
 
+    ARRAYS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "valid")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {**{name: getattr(self, name) for name in self.ARRAYS}, "position": np.array([self.pos, self.full])}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for name in self.ARRAYS:
+            getattr(self, name)[...] = state[name]
+        self.pos, self.full = int(state["position"][0]), bool(state["position"][1])
+
     def __len__(self) -> int:
         """Number of stored rows × envs (valid or not)."""
         return (self.rows if self.full else self.pos) * self.n_envs
@@ -176,6 +186,19 @@ class RewardScaler:
         self.gamma, self.clip = gamma, clip
         self.running_return = np.zeros(n_envs)
         self.stats = RunningNorm(())
+
+    def restart(self) -> None:
+        """The envs start new episodes: their discounted returns start again from 0."""
+        self.running_return[:] = 0.0
+
+    def state_dict(self) -> dict:
+        return {"running_return": self.running_return, **self.stats.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        import torch
+
+        self.running_return[:] = state["running_return"]
+        self.stats.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items() if k != "running_return"})
 
     def __call__(self, rewards: np.ndarray, ended: np.ndarray, valid: np.ndarray) -> np.ndarray:
         import torch

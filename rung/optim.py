@@ -36,9 +36,10 @@ class Adam:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"m": self.m, "v": self.v, "t": torch.tensor(self.t)}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.m.copy_(state["m"])
-        self.v.copy_(state["v"])
+    def load_state_dict(self, state: dict) -> None:
+        """Tensors or NumPy arrays (as a checkpoint holds them)."""
+        self.m.copy_(torch.as_tensor(state["m"]))
+        self.v.copy_(torch.as_tensor(state["v"]))
         self.t = int(state["t"])
 
 
@@ -59,5 +60,5 @@ class RMSprop:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"v": self.v}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.v.copy_(state["v"])
+    def load_state_dict(self, state: dict) -> None:
+        self.v.copy_(torch.as_tensor(state["v"]))

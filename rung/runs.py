@@ -15,6 +15,8 @@ import json
 import os
 import platform
 import re
+import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -96,8 +98,16 @@ class EpisodeStats:
         self.lengths.append(int(episode_length))
         self.count += 1
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The running episode count (a checkpoint is taken right after a log point, when the lists are empty)."""
+        return {"count": np.array(self.count)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = int(state["count"])
+
     def pop(self) -> dict[str, float]:
-        """Means over the episodes finished since the last call (nothing if none finished)."""
+        """Means over the episodes finished since the last call (nothing if none finished), and
+        `episodes`, the number finished since the start of the run."""
         out = {"episodes": self.count}
         if self.returns:
             out["episodic_return"] = float(np.mean(self.returns))
@@ -106,13 +116,30 @@ class EpisodeStats:
         return out
 
 
-class Logger:
-    """Receives scalars against env steps. This base one only keeps them in memory (Python API use);
-    RunLogger also writes metrics.csv and TensorBoard and drives the progress bar."""
+class Interrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM arrived; the run saved a checkpoint at `step` and stopped."""
 
-    def __init__(self, total_steps: int, every: int | None = None):
+    def __init__(self, step: int, run_dir: Path | None):
+        super().__init__(f"checkpoint saved at step {step:,}" +
+                         (f"; continue with: rung train --resume {run_dir}" if run_dir else ""))
+
+
+class Logger:
+    """Receives scalars against env steps, and marks checkpoint boundaries. This base one keeps the
+    scalars in memory and writes no checkpoint (Python API use); RunLogger also writes metrics.csv,
+    TensorBoard and checkpoints, and drives the progress bar.
+
+    Checkpoint boundaries fall on the first log point at or past each multiple of `checkpoint_every`
+    env steps (default: a tenth of the budget), whether or not a file is written, so that a run's
+    numbers do not depend on where it is saved: at a boundary the algorithm restarts its envs'
+    episodes (see rung.checkpoint)."""
+
+    def __init__(self, total_steps: int, every: int | None = None, checkpoint_every: int | None = None):
         self.total_steps = total_steps
         self.every = every or max(total_steps // 100, 1)
+        self.checkpoint_every = checkpoint_every or max(total_steps // 10, 1)
+        self.last_boundary = 0
+        self.stop_requested = False
         self.rows: list[dict[str, float]] = []
         self.start = self.last_time = time.perf_counter()
         self.last_step = 0
@@ -124,6 +151,33 @@ class Logger:
         self.last_time, self.last_step = now, step
         self.rows.append(row)
         return row
+
+    def checkpoint(self, step: int, state: dict) -> bool:
+        """Called by the algorithm at each log point with its state (rung.checkpoint names the kinds).
+        True when `step` is a boundary: the state was saved and the caller must restart its envs'
+        episodes, resetting them with `rung.checkpoint.restart_seed(seed, step)`. After a SIGINT or
+        SIGTERM it saves and raises Interrupted instead."""
+        if step >= self.total_steps:
+            return False
+        if not self.stop_requested and step // self.checkpoint_every == self.last_boundary // self.checkpoint_every:
+            return False
+        self.last_boundary = step
+        self.save(step, state)
+        if self.stop_requested:
+            raise Interrupted(step, self.run_dir)
+        return True
+
+    run_dir: Path | None = None
+
+    def save(self, step: int, state: dict) -> None:
+        """In memory: a boundary without a file."""
+
+    def begin(self, state: dict) -> int:
+        """Called by the algorithm once its state exists: the env step to start from. A fresh run starts
+        at 0 (and writes a step-0 checkpoint, so that a crash at any moment leaves one); a resumed run
+        loads its checkpoint into `state` and starts at its step."""
+        self.save(0, state)
+        return 0
 
     def recent_return(self) -> float | None:
         """Mean episodic return of the last 5 log points that had finished episodes."""
@@ -138,14 +192,80 @@ class Logger:
 
 
 class RunLogger(Logger):
-    def __init__(self, run_dir: Path, total_steps: int, every: int | None = None, progress: bool = True):
-        super().__init__(total_steps, every)
+    """Writes metrics.csv, TensorBoard events and checkpoints into the run directory. With `resume`, it
+    continues a run from its checkpoint: metrics rows logged after the checkpoint are dropped (they
+    will be logged again), and TensorBoard purges its events past that step. SIGINT and SIGTERM make
+    the run checkpoint at its next log point and stop (a second signal stops it at once)."""
+
+    def __init__(self, run_dir: Path, total_steps: int, every: int | None = None, progress: bool = True,
+                 checkpoint_every: int | None = None, header: dict | None = None, resume: bool = False):
+        super().__init__(total_steps, every, checkpoint_every)
         from torch.utils.tensorboard import SummaryWriter
 
+        from rung.checkpoint import CHECKPOINT_FILE
+
+        self.run_dir, self.header = run_dir, dict(header or {})
+        self.checkpoint_path = run_dir / CHECKPOINT_FILE
         self.csv_path = run_dir / METRICS_FILE
         self.columns: list[str] = []
-        self.tb = SummaryWriter(str(run_dir / "tb"))
+        self.resume_from = None
+        if resume:
+            self.resume_from = self.read_checkpoint()
+            self.last_boundary = self.last_step = self.resume_from[1]["step"]
+            self.keep_rows_until(self.last_step)
+        self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=self.last_step + 1 if resume else None)
         self.progress = ProgressBar(total_steps) if progress else None
+        self.previous_handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous_handlers[signum] = signal.signal(signum, self.request_stop)
+
+    def request_stop(self, signum, frame) -> None:
+        if self.stop_requested:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def read_checkpoint(self) -> tuple[dict, dict]:
+        from rung.checkpoint import load
+
+        arrays, meta = load(self.checkpoint_path)
+        for key, expected in self.header.items():
+            if key != "versions" and meta.get(key) != expected:
+                raise RungError(f"{self.checkpoint_path} belongs to another run ({key} {meta.get(key)!r}, "
+                                f"this run has {expected!r})")
+        return arrays, meta
+
+    def keep_rows_until(self, step: int) -> None:
+        """metrics.csv without the rows logged after the checkpoint at `step` (the rest kept verbatim)."""
+        if not self.csv_path.is_file():
+            return
+        lines = self.csv_path.read_text().splitlines(keepends=True)
+        kept = lines[:1] + [line for line in lines[1:] if float(line.split(",", 1)[0]) <= step]
+        with open(self.csv_path, "w", newline="") as f:
+            f.writelines(kept)
+        with open(self.csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            self.columns = list(reader.fieldnames or [])
+            self.rows = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in reader]
+
+    def save(self, step: int, state: dict) -> None:
+        from rung.checkpoint import save
+
+        save(self.checkpoint_path, step, state, self.header)
+
+    def begin(self, state: dict) -> int:
+        if self.resume_from is None:
+            return super().begin(state)
+        from rung.checkpoint import restore
+
+        arrays, meta = self.resume_from
+        try:
+            restore(state, arrays, meta["values"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise RungError(f"{self.checkpoint_path} does not fit this run's learner "
+                            f"({type(exc).__name__}: {exc})") from None
+        self.resume_from = None
+        return meta["step"]
 
     def log(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
         row = super().log(step, scalars)
@@ -172,6 +292,8 @@ class RunLogger(Logger):
             self.progress.finish(self.rows[-1]["step"])
 
     def close(self) -> None:
+        for signum, handler in self.previous_handlers.items():
+            signal.signal(signum, handler)
         self.tb.close()
         if self.progress:
             self.progress.close()

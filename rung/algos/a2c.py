@@ -24,6 +24,7 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance, supports
 from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
+from rung.checkpoint import restart_seed
 from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
@@ -92,8 +93,16 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     iterations = steps // (n * T)
     stats_sum, count = {}, 0
 
-    obs = env.reset(seed=seed)
-    for iteration in range(iterations):
+    def restart_episodes(step: int) -> np.ndarray:  # at the start and at every checkpoint boundary
+        if reward_scaler is not None:
+            reward_scaler.restart()
+        return env.reset(seed=restart_seed(seed, step))
+
+    state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": reward_scaler,
+             "episodes": env.episodes}
+    start = logger.begin(state)
+    obs = restart_episodes(start)
+    for iteration in range(start // (n * T), iterations):
         optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
 
         # COLLECT: T steps of N envs
@@ -135,6 +144,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                                                               returns[buffer.valid]),
                                      "learning_rate": lr})
             stats_sum, count = {}, 0
+            if logger.checkpoint(global_step, state):
+                obs = restart_episodes(global_step)
     env.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
             "normalize_obs": config.normalize_obs}

@@ -34,6 +34,7 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
+from rung.checkpoint import restart_seed
 from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
@@ -200,8 +201,16 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     clip_final = config.clip_eps if config.clip_eps_final is None else config.clip_eps_final
     iterations = steps // (n * T)
 
-    obs = env.reset(seed=seed)
-    for iteration in range(iterations):
+    def restart_episodes(step: int) -> np.ndarray:  # at the start and at every checkpoint boundary
+        if reward_scaler is not None:
+            reward_scaler.restart()
+        return env.reset(seed=restart_seed(seed, step))
+
+    state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": reward_scaler,
+             "episodes": env.episodes}
+    start = logger.begin(state)
+    obs = restart_episodes(start)
+    for iteration in range(start // (n * T), iterations):
         progress = iteration / iterations
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
         clip_eps = linear_schedule(config.clip_eps, clip_final, 1.0, progress)
@@ -261,6 +270,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                  "explained_variance": explained_variance(buffer.values[buffer.valid],
                                                                           returns[buffer.valid]),
                                  "learning_rate": lr, "clip_eps": clip_eps, "epochs_stopped_early": float(stop)})
+        if logger.checkpoint(global_step, state):
+            obs = restart_episodes(global_step)
     env.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
             "normalize_obs": config.normalize_obs}
