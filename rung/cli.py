@@ -48,9 +48,11 @@ def build_parser() -> Parser:
 
     train = sub.add_parser("train", help="train an agent and evaluate it", epilog=TRAIN_EXAMPLES + "\n" + config_help(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    train.add_argument("algo", metavar="ALGO", help="algorithm name (see `rung list`)")
-    train.add_argument("env_id", metavar="ENV_ID",
+    train.add_argument("algo", metavar="ALGO", nargs="?", help="algorithm name (see `rung list`)")
+    train.add_argument("env_id", metavar="ENV_ID", nargs="?",
                        help="a registered Gymnasium id, or module:Class, or path/to/file.py:Class")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue an interrupted run from its checkpoint to its planned end (no other arguments)")
     train.add_argument("--steps", type=int, help="env steps to train for (default: the preset's, else 100000)")
     train.add_argument("--seed", type=int, default=0, help="seeds the env, exploration and everything else (default 0)")
     train.add_argument("--preset", help="named hyper-parameter preset for this algorithm and env (default: `default`)")
@@ -61,6 +63,8 @@ def build_parser() -> Parser:
     train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
     train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else one per core)")
+    train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                       help="env steps between checkpoints (default: a tenth of the budget)")
     train.add_argument("--plot", action="store_true", help="also draw the learning curve into RUN_DIR/curve.png")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -91,18 +95,27 @@ def cmd_train(args) -> None:
     from rung.config import parse_assignments
 
     started = time.perf_counter()
-    agent = rung.train(args.algo, args.env_id, steps=args.steps, seed=args.seed, preset=args.preset,
-                       config=parse_assignments(args.overrides, "--set"),
-                       env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
-                       run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
-                       threads=args.threads)
+    if args.resume:
+        given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every")
+                 if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs") if getattr(args, a)]
+        if given:
+            raise RungError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
+        agent = rung.resume(args.resume, progress=not args.quiet)
+    else:
+        if args.algo is None or args.env_id is None:
+            raise RungError("train needs ALGO and ENV_ID (or --resume RUN_DIR)")
+        agent = rung.train(args.algo, args.env_id, steps=args.steps, seed=args.seed, preset=args.preset,
+                           config=parse_assignments(args.overrides, "--set"),
+                           env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
+                           run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
+                           threads=args.threads, checkpoint_every=args.checkpoint_every)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo
 
     count = agent.metrics[-1]["step"] if agent.metrics else 0
-    unit = "env steps" if get_algo(args.algo).USES_ENV_STEPS else "sweeps over the model (no env steps)"
-    print(f"trained {args.algo} on {args.env_id} (seed {args.seed}) with {count:,} {unit} in {seconds:.1f} s")
+    unit = "env steps" if get_algo(agent.algo).USES_ENV_STEPS else "sweeps over the model (no env steps)"
+    print(f"trained {agent.algo} on {agent.env_id} with {int(count):,} {unit} in {seconds:.1f} s")
     print(f"final evaluation, {ev['episodes']} greedy episodes: mean return {ev['mean_return']:.3f} "
           f"± {ev['std_return']:.3f}, mean length {ev['mean_length']:.1f}")
     if "exact_return" in ev:
@@ -188,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     except RungError as exc:
         sys.stderr.write(f"rung: error: {one_line(str(exc))}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("rung: interrupted\n")
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"rung: interrupted{': ' + str(exc) if str(exc) else ''}\n")
         return 130
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import platform
@@ -50,6 +51,15 @@ def write_json(path: Path, obj: Any) -> None:
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=2, default=_json_default)
         f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -240,9 +250,12 @@ class RunLogger(Logger):
         if not self.csv_path.is_file():
             return
         lines = self.csv_path.read_text().splitlines(keepends=True)
-        kept = lines[:1] + [line for line in lines[1:] if float(line.split(",", 1)[0]) <= step]
-        with open(self.csv_path, "w", newline="") as f:
-            f.writelines(kept)
+        width = lines[0].count(",") if lines else 0
+
+        def before_checkpoint(line: str) -> bool:  # a line cut short by a crash is dropped too
+            first = line.split(",", 1)[0]
+            return line.endswith("\n") and line.count(",") == width and first.isdigit() and int(first) <= step
+        write_text_atomically(self.csv_path, "".join(lines[:1] + [line for line in lines[1:] if before_checkpoint(line)]))
         with open(self.csv_path, newline="") as f:
             reader = csv.DictReader(f)
             self.columns = list(reader.fieldnames or [])
@@ -272,13 +285,14 @@ class RunLogger(Logger):
         new_columns = [k for k in row if k not in self.columns]
         if new_columns:  # a new metric appeared: rewrite the file with the wider header
             self.columns += new_columns
-            with open(self.csv_path, "w", newline="") as f:
-                writer = csv.DictWriter(f, self.columns)
-                writer.writeheader()
-                writer.writerows(self.rows)
+            text = io.StringIO()
+            writer = csv.DictWriter(text, self.columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.rows)
+            write_text_atomically(self.csv_path, text.getvalue())
         else:
             with open(self.csv_path, "a", newline="") as f:
-                csv.DictWriter(f, self.columns).writerow(row)
+                csv.DictWriter(f, self.columns, lineterminator="\n").writerow(row)
         for key, value in row.items():
             if key != "step":
                 self.tb.add_scalar(key, value, step)

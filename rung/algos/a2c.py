@@ -24,8 +24,8 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance, supports
 from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
-from rung.checkpoint import restart_seed
 from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
+from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters

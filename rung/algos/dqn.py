@@ -41,6 +41,7 @@ from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBuffer
+from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.envs import BACKENDS
 from rung.errors import RungError
@@ -76,6 +77,7 @@ class Config:
     net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body (image obs use the Nature CNN)")
     n_envs: int = param(1, "number of envs stepped together", 1)
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
+    checkpoint_replay: bool = param(True, "keep the replay buffer in checkpoints (resume is exact only with it)")
 
 
 def supports(env) -> str | None:
@@ -218,17 +220,21 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     optimizer = Adam(flat.param, lr=config.lr)
     buffer = ReplayBuffer(min(config.buffer_size, steps), n, obs_space.shape, obs_space.dtype)
     target_every = max(config.target_update_interval // n, 1)
-    update_stats: dict[str, float] = {}
-    next_log = logger.every
     lr_final = config.lr if config.lr_final is None else config.lr_final
+    counters = {"next_log": logger.every, "update_stats": {}}
+    state = {"q_net": q_net, "target_net": target_net, "optimizer": optimizer, "rng": rng, "episodes": env.episodes,
+             "buffer": buffer if config.checkpoint_replay else None, "counters": counters}
+    start = logger.begin(state)
+    # resumed without its replay buffer: fill it again before learning
+    learning_starts = config.learning_starts + (start if start and not config.checkpoint_replay else 0)
 
-    obs = env.reset(seed=seed)
-    for it in range(1, -(-steps // n) + 1):
+    obs = env.reset(seed=restart_seed(seed, start))
+    for it in range(start // n + 1, -(-steps // n) + 1):
         steps_before, global_step = (it - 1) * n, it * n
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, steps_before / steps)
 
         # COLLECT: ε-greedy actions (uniformly random before learning_starts)
-        explore = rng.random(n) < (1.0 if steps_before < config.learning_starts else epsilon)
+        explore = rng.random(n) < (1.0 if steps_before < learning_starts else epsilon)
         actions = rng.integers(n_actions, size=n)
         if not explore.all():
             with torch.inference_mode():
@@ -239,16 +245,19 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
         obs = next_obs
 
         # UPDATE: a burst of gradient steps every train_freq vector steps, once past learning_starts
-        if global_step > config.learning_starts and it % config.train_freq == 0:
+        if global_step > learning_starts and it % config.train_freq == 0:
             n_updates = config.gradient_steps if config.gradient_steps > 0 else config.train_freq * n
             optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, steps_before / steps)
-            update_stats = {**update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates, rng), "lr": lr}
+            counters["update_stats"] = {**update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates,
+                                                       rng), "lr": lr}
         if it % target_every == 0:
             polyak_update(target_net, q_net, config.tau)
 
         # LOG
-        if global_step >= next_log or global_step >= steps:
-            logger.log(global_step, {**env.episodes.pop(), **update_stats, "epsilon": epsilon})
-            next_log += logger.every
+        if global_step >= counters["next_log"] or global_step >= steps:
+            logger.log(global_step, {**env.episodes.pop(), **counters["update_stats"], "epsilon": epsilon})
+            counters["next_log"] += logger.every
+            if logger.checkpoint(global_step, state):
+                obs = env.reset(seed=restart_seed(seed, global_step))
     env.close()
     return QAgent(q_net, obs_space, config.net_arch, config.dueling, config.epsilon_final)

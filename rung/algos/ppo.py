@@ -34,8 +34,8 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
-from rung.checkpoint import restart_seed
 from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
+from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters

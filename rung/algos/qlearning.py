@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
+from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.runs import EpisodeStats
 
@@ -61,9 +62,11 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     td_abs_sum, updates = 0.0, 0
     lr_final = config.lr if config.lr_final is None else config.lr_final
 
-    obs, _ = env.reset(seed=seed)
+    checkpointed = {"q": q, "rng": rng, "episodes": episodes}
+    start = logger.begin(checkpointed)
+    obs, _ = env.reset(seed=restart_seed(seed, start))
     state = indexer(obs)
-    for step in range(1, steps + 1):
+    for step in range(start + 1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
@@ -89,5 +92,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         if step % logger.every == 0 or step == steps:
             logger.log(step, {**episodes.pop(), "td_error": td_abs_sum / updates, "epsilon": epsilon, "lr": lr})
             td_abs_sum, updates = 0.0, 0
+            if logger.checkpoint(step, checkpointed):  # a boundary: new episodes from here
+                obs, _ = env.reset(seed=restart_seed(seed, step))
+                state = indexer(obs)
 
     return QTableAgent(NAME, q, indexer.dims, indexer.starts)

@@ -26,6 +26,7 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance
 from rung.algos.ppo import supports  # same spaces as PPO: any Box obs; Discrete, MultiDiscrete or Box actions
 from rung.algos.tabular import linear_schedule
+from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters
@@ -94,14 +95,16 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     optimizer = Adam(flat.param, lr=config.lr)
     scaler = ActionScaler(action_space)
     lr_final = config.lr if config.lr_final is None else config.lr_final
-    global_step, first = 0, True
+    state = {"policy": policy, "optimizer": optimizer, "episodes": env.episodes}
+    global_step = logger.begin(state)
+    reset_seed = restart_seed(seed, global_step)  # later iterations continue the envs' own RNG
 
     while global_step < steps:
         optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, global_step / steps)
 
         # COLLECT: whole episodes with the current policy
-        batch = collect_episodes(env, policy, scaler, config.episodes_per_env, seed if first else None)
-        first = False
+        batch = collect_episodes(env, policy, scaler, config.episodes_per_env, reset_seed)
+        reset_seed = None
         T, n = batch["rewards"].shape
         global_step += T * n
         used = batch["used"]
@@ -143,6 +146,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         if config.baseline:
             row["explained_variance"] = explained_variance(values[mask].detach().numpy(), returns[mask].numpy())
         logger.log(min(global_step, steps), row)
+        if logger.checkpoint(global_step, state):  # a boundary: the next episodes start from a fresh seed
+            reset_seed = restart_seed(seed, global_step)
     env.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
             "normalize_obs": False}

@@ -15,6 +15,7 @@ import numpy as np
 
 from rung.algos.qlearning import Config, check
 from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
+from rung.checkpoint import restart_seed
 from rung.runs import EpisodeStats
 
 NAME = "sarsa"
@@ -37,11 +38,13 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     td_abs_sum, updates = 0.0, 0
     lr_final = config.lr if config.lr_final is None else config.lr_final
 
-    obs, _ = env.reset(seed=seed)
+    checkpointed = {"q": q, "rng": rng, "episodes": episodes}
+    start = logger.begin(checkpointed)
+    obs, _ = env.reset(seed=restart_seed(seed, start))
     state = indexer(obs)
-    epsilon = config.epsilon
+    epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, start / steps)
     action = epsilon_greedy(q[state], epsilon, rng)
-    for step in range(1, steps + 1):
+    for step in range(start + 1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
@@ -68,5 +71,9 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         if step % logger.every == 0 or step == steps:
             logger.log(step, {**episodes.pop(), "td_error": td_abs_sum / updates, "epsilon": epsilon, "lr": lr})
             td_abs_sum, updates = 0.0, 0
+            if logger.checkpoint(step, checkpointed):  # a boundary: new episodes from here
+                obs, _ = env.reset(seed=restart_seed(seed, step))
+                state = indexer(obs)
+                action = epsilon_greedy(q[state], epsilon, rng)
 
     return QTableAgent(NAME, q, indexer.dims, indexer.starts)

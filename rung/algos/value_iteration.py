@@ -119,6 +119,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     """Solve for Q* with at most `steps` sweeps and return the greedy agent (`seed` is unused: nothing
     is sampled)."""
     env = envs.single()
+    logger.begin({})  # nothing worth saving: a resumed run solves again from scratch, to the same Q*
     model = tabular_model(env)
     q, residuals = value_iteration(model, config.gamma, config.tol, max_sweeps=steps)
     for sweep, residual in enumerate(residuals, start=1):

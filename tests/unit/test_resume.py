@@ -1,0 +1,64 @@
+"""The resume contract (rung.checkpoint): a run continued from the checkpoint saved at env step k is
+bit-identical — every learning metric and every weight — to the same run continuing in its own process
+after saving at k. Here run B dies right after writing its second checkpoint and is resumed."""
+
+import csv
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import rung
+from rung import runs
+
+WALL_CLOCK = {"time", "SPS"}
+
+
+class Crash(Exception):
+    pass
+
+
+def learning_rows(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v and k not in WALL_CLOCK} for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("algo, env_id, steps, config", [
+    ("dqn", "CartPole-v1", 6000, {"learning_starts": 500, "train_freq": 4, "gradient_steps": 2, "n_envs": 2,
+                                  "target_update_interval": 200, "n_step": 3, "batch_size": 32}),
+    ("ppo", "CartPole-v1", 8192, {"n_envs": 4, "n_steps": 128, "normalize_obs": True, "normalize_reward": True}),
+    ("ppo", "Pendulum-v1", 8192, {"n_envs": 2, "n_steps": 256, "normalize_obs": True}),
+    ("a2c", "CartPole-v1", 8000, {"normalize_reward": True}),
+    ("reinforce", "CartPole-v1", 12000, {"baseline": True}),
+    ("qlearning", "FrozenLake-v1", 20000, {}),
+    ("sarsa", "CliffWalking-v1", 20000, {}),
+])
+def test_resume_is_bit_exact(algo, env_id, steps, config, tmp_path, monkeypatch):
+    every = steps // 4
+    kwargs = dict(steps=steps, seed=3, config=config, checkpoint_every=every, eval_episodes=2)
+    straight = rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
+
+    save = runs.RunLogger.save
+
+    def save_then_die(self, step, state):
+        save(self, step, state)
+        if step >= 2 * every:
+            raise Crash
+    monkeypatch.setattr(runs.RunLogger, "save", save_then_die)
+    with pytest.raises(Crash):
+        rung.train(algo, env_id, run_dir=tmp_path / "resumed", **kwargs)
+    monkeypatch.undo()
+    resumed = rung.resume(tmp_path / "resumed")
+
+    assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
+    a, b = load_file(str(tmp_path / "straight/agent.safetensors")), load_file(str(tmp_path / "resumed/agent.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert resumed.eval == straight.eval
+
+
+def test_resuming_a_finished_run_or_a_non_run_is_refused(tmp_path):
+    rung.train("qlearning", "FrozenLake-v1", steps=2000, run_dir=tmp_path / "done", eval_episodes=2)
+    with pytest.raises(rung.RungError, match="finished run"):
+        rung.resume(tmp_path / "done")
+    with pytest.raises(rung.RungError, match="not a run directory"):
+        rung.resume(tmp_path)
