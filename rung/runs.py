@@ -219,6 +219,14 @@ class RunLogger(Logger):
         self.csv_path = run_dir / METRICS_FILE
         self.columns: list[str] = []
         self.resume_from = None
+        if resume and not self.checkpoint_path.is_file():  # it died before its step-0 checkpoint
+            import warnings
+
+            from rung.errors import RungWarning
+
+            warnings.warn(f"{run_dir} has no checkpoint yet: starting the run from the beginning", RungWarning)
+            self.keep_rows_until(-1)
+            resume = False
         if resume:
             self.resume_from = self.read_checkpoint()
             self.last_boundary = self.last_step = self.resume_from[1]["step"]
