@@ -12,6 +12,8 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from rung import config as cfg
 from rung.algos import algos_supporting, get_algo
 from rung.algos.dqn import QAgent
@@ -133,8 +135,10 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
     else:
         logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every)
     try:
-        agent = module.train(EnvMaker(settings.env_id, settings.env_kwargs), settings.config, settings.steps,
-                             settings.seed, logger)
+        # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
+        with np.errstate(over="ignore", invalid="ignore"):
+            agent = module.train(EnvMaker(settings.env_id, settings.env_kwargs), settings.config, settings.steps,
+                                 settings.seed, logger)
         logger.finish()
     finally:
         logger.close()

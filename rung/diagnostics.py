@@ -8,10 +8,28 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 APPROX_KL_MAX = 0.02      # PPO's ratio should stay close to 1 within an update
 CLIPFRAC_MAX = 0.3        # a third of the samples clipped: the policy is pushed far past the trust region
 MIN_UPDATES = 20          # the critic gets this many updates before we judge it
 ENTROPY_FLOOR = 0.01      # nats: a near-deterministic policy
+SCALE_LIMIT = 10.0        # |mean| or std of an observation component above this: normalise observations
+REWARD_LIMIT = 100.0      # |reward| per step above this: scale rewards
+
+
+def scale_warnings(obs: np.ndarray, rewards: np.ndarray, normalize_obs: bool, normalize_reward: bool) -> list[str]:
+    """Badly scaled observations or rewards, seen in the first rollout, when normalisation is off."""
+    problems = []
+    flat = obs.reshape(-1, *obs.shape[2:]).reshape(obs.shape[0] * obs.shape[1], -1).astype(np.float64)
+    worst = float(max(np.abs(flat.mean(0)).max(), flat.std(0).max())) if flat.size else 0.0
+    if not normalize_obs and obs.dtype != np.uint8 and worst > SCALE_LIMIT:
+        problems.append(f"observations are badly scaled (a component with |mean| or std {worst:.3g} > {SCALE_LIMIT:g}); "
+                        "try --set normalize_obs=true")
+    largest = float(np.abs(rewards).max()) if rewards.size else 0.0
+    if not normalize_reward and largest > REWARD_LIMIT:
+        problems.append(f"rewards reach |r| = {largest:.3g} > {REWARD_LIMIT:g} per step; try --set normalize_reward=true")
+    return problems
 
 
 def health(rows: list[dict[str, float]], progress: float) -> list[str]:

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
+from rung.diagnostics import REWARD_LIMIT, SCALE_LIMIT
 from rung.envs import describe_space, make_env
 
 OK, WARN, FAIL = "ok", "warning", "failure"
-SCALE_LIMIT = 10.0          # |mean| or std of an observation component above this: normalise
-REWARD_LIMIT = 100.0        # |reward| per step above this: scale rewards
 SLOW_STEPS_PER_SECOND = 1000
 
 

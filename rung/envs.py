@@ -131,14 +131,44 @@ class EnvMaker:
     env_kwargs: dict
 
     def single(self) -> gym.Env:
-        """One env that reports `info['episode']` when an episode ends."""
-        return gym.wrappers.RecordEpisodeStatistics(make_env(self.env_id, self.env_kwargs))
+        """One env that reports `info['episode']` when an episode ends, guarded (see `Guarded`)."""
+        return gym.wrappers.RecordEpisodeStatistics(Guarded(make_env(self.env_id, self.env_kwargs), self.env_id))
 
     def vector(self, n_envs: int, backend: str = "auto") -> "VecEnv":
         return make_vec_env(self.env_id, n_envs, self.env_kwargs, backend)
 
 
 BACKENDS = ("auto", "native", "sync", "async", "envpool")
+
+
+def check_step(env_id: str, step: int, obs, rewards) -> None:
+    """A NaN or inf from the env would silently poison the learner: stop with the env and the step."""
+    if not np.all(np.isfinite(rewards)):
+        raise RungError(f"env {env_id!r} returned a non-finite reward at env step {step:,}")
+    if isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
+        raise RungError(f"env {env_id!r} returned a non-finite observation at env step {step:,}")
+
+
+def env_failure(env_id: str, step: int, exc: Exception) -> RungError:
+    return RungError(f"env {env_id!r} raised {type(exc).__name__} at env step {step:,}: {exc}")
+
+
+class Guarded(gym.Wrapper):
+    """A single env whose failures name the env and the step: an exception inside `step`, or a
+    non-finite observation or reward, becomes a RungError (the run's last checkpoint stays loadable)."""
+
+    def __init__(self, env: gym.Env, env_id: str):
+        super().__init__(env)
+        self.env_id, self.steps = env_id, 0
+
+    def step(self, action):
+        self.steps += 1
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        except Exception as exc:
+            raise env_failure(self.env_id, self.steps, exc) from None
+        check_step(self.env_id, self.steps, obs, reward)
+        return obs, reward, terminated, truncated, info
 
 
 class VecEnv:
@@ -150,10 +180,10 @@ class VecEnv:
     ends, `next_obs[i]` is its true final obs, so truncated episodes can bootstrap from it.
     Episode returns and lengths are counted here, whatever the backend, into `self.episodes`."""
 
-    def __init__(self, env):
+    def __init__(self, env, env_id: str = ""):
         from rung.runs import EpisodeStats
 
-        self.env = env
+        self.env, self.env_id, self.steps = env, env_id, 0
         self.num_envs = env.num_envs
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
@@ -168,7 +198,12 @@ class VecEnv:
         return obs
 
     def step(self, actions: np.ndarray):
-        next_obs, rewards, terminated, truncated, _ = self.env.step(actions)
+        self.steps += self.num_envs
+        try:
+            next_obs, rewards, terminated, truncated, _ = self.env.step(actions)
+        except Exception as exc:  # the env's own error, or a wrong shape or dtype that could not be stacked
+            raise env_failure(self.env_id, self.steps, exc) from None
+        check_step(self.env_id, self.steps, next_obs, rewards)
         valid = ~self.needs_reset
         self.returns += np.where(valid, rewards, 0.0)
         self.lengths += valid
@@ -211,7 +246,7 @@ def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, b
         cap = None if has_time_limit else step_cap
         env = cls([partial(make_env, env_id, kwargs, max_episode_steps=cap)] * n_envs,
                   autoreset_mode=AutoresetMode.NEXT_STEP)
-    return VecEnv(env)
+    return VecEnv(env, env_id)
 
 
 def envpool_supports(env_id: str) -> bool:

@@ -13,6 +13,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from rung.errors import require_finite
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -114,6 +116,19 @@ class FlatParameters:
 
     def zero_grad(self) -> None:
         self.param.grad.zero_()
+
+    def apply(self, loss: torch.Tensor, optimizer, max_grad_norm: float | None, step: int) -> torch.Tensor:
+        """One gradient step: backpropagate `loss`, clip the global norm (if `max_grad_norm`), step the
+        optimiser. Stops the run (RungError) if the loss, the gradient or the parameters are not finite.
+        Returns ‖g‖ before clipping."""
+        require_finite("loss", loss, step)
+        self.zero_grad()
+        loss.backward()
+        grad_norm = self.clip_grad_norm(max_grad_norm) if max_grad_norm else torch.linalg.vector_norm(self.param.grad)
+        require_finite("gradient", grad_norm, step)
+        optimizer.step()
+        require_finite("parameters", self.param, step)
+        return grad_norm
 
     def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
         """g ← g · min(1, max_norm / ‖g‖), as torch.nn.utils.clip_grad_norm_; returns ‖g‖ before clipping."""

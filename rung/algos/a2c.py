@@ -16,6 +16,7 @@ Implementation details (Stable-Baselines3's defaults):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,9 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.diagnostics import scale_warnings
 from rung.envs import BACKENDS, ActionScaler
+from rung.errors import RungWarning
 from rung.nets import ActorCritic, FlatParameters
 from rung.optim import Adam, RMSprop
 from rung.returns import gae
@@ -107,6 +110,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
         # COLLECT: T steps of N envs
         obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, rng, reward_scaler)
+        if iteration == start // (n * T):
+            for message in scale_warnings(buffer.obs, buffer.rewards,
+                                          config.normalize_obs, config.normalize_reward):
+                warnings.warn(message, RungWarning)
 
         # ADVANTAGES: A = G − V(s) with G the n-step / GAE(λ) return
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
@@ -124,10 +131,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         v_loss = value_loss(values, torch.from_numpy(returns.reshape(-1))[keep])
         entropy = dist.entropy().mean()
         loss = policy_loss + config.vf_coef * v_loss - config.ent_coef * entropy
-        flat.zero_grad()
-        loss.backward()
-        grad_norm = flat.clip_grad_norm(config.max_grad_norm)
-        optimizer.step()
+        grad_norm = flat.apply(loss, optimizer, config.max_grad_norm, (iteration + 1) * n * T)
         for key, value in {**stats, "value_loss": v_loss.detach(), "entropy": entropy.detach(),
                            "grad_norm": grad_norm}.items():
             stats_sum[key] = stats_sum.get(key, 0.0) + float(value)

@@ -173,8 +173,9 @@ def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) 
 
 
 def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: ReplayBuffer, config: Config, n_updates: int,
-                 rng: np.random.Generator) -> dict[str, float]:
-    """`n_updates` gradient steps on minibatches sampled up front (θ⁻ is fixed during the burst)."""
+                 rng: np.random.Generator, step: int) -> dict[str, float]:
+    """`n_updates` gradient steps on minibatches sampled up front (θ⁻ is fixed during the burst);
+    `step` is the env step, for the message if training diverges."""
     B = config.batch_size
     rows, envs = buffer.sample_indices(n_updates * B, rng)
     batch = buffer.gather(rows, envs, config.n_step, config.gamma)
@@ -199,10 +200,7 @@ def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: Rep
             y = targets[u]
         q_taken = q_net(obs[u]).gather(1, actions[u]).squeeze(1)                              # [B]
         loss, stats = dqn_loss(q_taken, y)
-        flat.zero_grad()
-        loss.backward()
-        flat.clip_grad_norm(config.max_grad_norm)
-        optimizer.step()
+        flat.apply(loss, optimizer, config.max_grad_norm, step)
         for key in totals:
             totals[key] += stats[key]
     return {key: float(value) / n_updates for key, value in totals.items()}
@@ -249,7 +247,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
             n_updates = config.gradient_steps if config.gradient_steps > 0 else config.train_freq * n
             optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, steps_before / steps)
             counters["update_stats"] = {**update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates,
-                                                       rng), "lr": lr}
+                                                       rng, global_step), "lr": lr}
         if it % target_every == 0:
             polyak_update(target_net, q_net, config.tau)
 

@@ -25,6 +25,7 @@ explained_variance, grad_norm, learning_rate, clip_eps, episodic_return/length, 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,9 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.diagnostics import scale_warnings
 from rung.envs import BACKENDS, ActionScaler
+from rung.errors import RungWarning
 from rung.nets import ActorCritic, FlatParameters
 from rung.optim import Adam
 from rung.returns import gae
@@ -218,6 +221,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
         # COLLECT: T steps of N envs with π_θold
         obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, rng, reward_scaler)
+        if iteration == start // (n * T):
+            for message in scale_warnings(buffer.obs, buffer.rewards,
+                                          config.normalize_obs, config.normalize_reward):
+                warnings.warn(message, RungWarning)
 
         # ADVANTAGES: GAE(λ), bootstrapping from V(final obs) on truncation only
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
@@ -246,10 +253,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                 entropy = dist.entropy().mean()
                 # loss = −L_clip + c_v·L_V − c_e·H
                 loss = policy_loss + config.vf_coef * v_loss - config.ent_coef * entropy
-                flat.zero_grad()
-                loss.backward()
-                grad_norm = flat.clip_grad_norm(config.max_grad_norm)
-                optimizer.step()
+                grad_norm = flat.apply(loss, optimizer, config.max_grad_norm, (iteration + 1) * n * T)
                 batch_stats = {**stats, "policy_loss": policy_loss.detach(), "value_loss": v_loss.detach(),
                                "entropy": entropy.detach(), "grad_norm": grad_norm}
                 for key, value in batch_stats.items():

@@ -135,10 +135,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
             v_loss = (values[mask] - returns[mask]).pow(2).mean()
             loss = loss + config.vf_coef * v_loss
             stats["value_loss"] = v_loss.detach()
-        flat.zero_grad()
-        loss.backward()
-        grad_norm = flat.clip_grad_norm(config.max_grad_norm) if config.max_grad_norm else flat.param.grad.norm()
-        optimizer.step()
+        grad_norm = flat.apply(loss, optimizer, config.max_grad_norm, global_step)
 
         # LOG
         row = {**env.episodes.pop(), **{k: float(v) for k, v in stats.items()}, "entropy": float(entropy.detach()),
