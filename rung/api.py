@@ -27,6 +27,7 @@ from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, ch
                        default_run_dir, versions, write_json)
 
 DEFAULT_STEPS = 100_000
+DEFAULT_CHECKPOINT_MINUTES = 10.0
 AGENT_KINDS = {"q_table": QTableAgent, "q_network": QAgent, "actor_critic": PolicyAgent}
 
 
@@ -42,12 +43,15 @@ class RunSettings:
     preset: str | None
     eval_episodes: int
     checkpoint_every: int | None
+    checkpoint_minutes: float | None
+    exact_resume: bool
     config: object
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
             overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100,
-            threads: int | None = None, checkpoint_every: int | None = None) -> RunSettings:
+            threads: int | None = None, checkpoint_every: int | None = None,
+            checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
@@ -65,26 +69,30 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
     for name, value in (("threads", threads), ("checkpoint_every", checkpoint_every)):
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise RungError(f"{name} must be a positive integer, got {value!r}")
+    if checkpoint_minutes is not None and not checkpoint_minutes > 0:
+        raise RungError(f"checkpoint minutes must be positive, got {checkpoint_minutes!r}")
     config = cfg.build(module.Config, values)
     for message in module.check(config, steps):
         warnings.warn(message, RungWarning, stacklevel=3)
     return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes,
-                       checkpoint_every, config)
+                       checkpoint_every, checkpoint_minutes, bool(exact_resume), config)
 
 
 def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
           config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
-          checkpoint_every: int | None = None):
+          checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
+          exact_resume: bool = False):
     """Train `algo` on `env_id`, evaluate it, and return the agent.
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
     checkpoints included; the agent's `run_dir` and `eval` attributes tell where and how well.
     `threads` sets torch's thread count for the process (default: the preset's, else torch's own
-    choice); `checkpoint_every` the env steps between checkpoint boundaries (default: a tenth of the
-    budget; rung.runs.Logger)."""
+    choice). Checkpoints: every `checkpoint_every` env steps (default: a tenth of the budget) and every
+    `checkpoint_minutes`; `exact_resume` makes each checkpoint restart the envs' episodes so that a
+    resumed run is bit-identical to an uninterrupted one (rung.runs.Logger)."""
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
-                       checkpoint_every)
+                       checkpoint_every, checkpoint_minutes, exact_resume)
     module = get_algo(algo)
     with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
         reason = module.supports(env)
@@ -131,9 +139,10 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
         header = {"algo": settings.algo, "env_id": settings.env_id, "seed": settings.seed, "steps": settings.steps,
                   "versions": versions()}
         logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
+                           checkpoint_minutes=settings.checkpoint_minutes, exact_resume=settings.exact_resume,
                            header=header, resume=resume)
     else:
-        logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every)
+        logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume)
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
         with np.errstate(over="ignore", invalid="ignore"):

@@ -65,6 +65,11 @@ def build_parser() -> Parser:
     train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else one per core)")
     train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                        help="env steps between checkpoints (default: a tenth of the budget)")
+    train.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
+                       help="also checkpoint every M minutes (default 10; not with --exact-resume)")
+    train.add_argument("--exact-resume", action="store_true",
+                       help="restart episodes at every checkpoint, so a resumed run is bit-identical to an "
+                            "uninterrupted one")
     train.add_argument("--plot", action="store_true", help="also draw the learning curve into RUN_DIR/curve.png")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -97,7 +102,8 @@ def cmd_train(args) -> None:
     started = time.perf_counter()
     if args.resume:
         given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every")
-                 if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs") if getattr(args, a)]
+                 if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs", "exact_resume")
+                                                     if getattr(args, a)]
         if given:
             raise RungError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
         agent = rung.resume(args.resume, progress=not args.quiet)
@@ -108,7 +114,8 @@ def cmd_train(args) -> None:
                            config=parse_assignments(args.overrides, "--set"),
                            env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
                            run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
-                           threads=args.threads, checkpoint_every=args.checkpoint_every)
+                           threads=args.threads, checkpoint_every=args.checkpoint_every,
+                           checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo

@@ -135,20 +135,25 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Logger:
-    """Receives scalars against env steps, and marks checkpoint boundaries. This base one keeps the
-    scalars in memory and writes no checkpoint (Python API use); RunLogger also writes metrics.csv,
-    TensorBoard and checkpoints, and drives the progress bar.
+    """Receives scalars against env steps, and decides when the algorithm checkpoints. This base one
+    keeps the scalars in memory and writes no file (Python API use); RunLogger also writes
+    metrics.csv, TensorBoard and checkpoints, and drives the progress bar.
 
-    Checkpoint boundaries fall on the first log point at or past each multiple of `checkpoint_every`
-    env steps (default: a tenth of the budget), whether or not a file is written, so that a run's
-    numbers do not depend on where it is saved: at a boundary the algorithm restarts its envs'
-    episodes (see rung.checkpoint)."""
+    Checkpoints are taken at log points: the first at or past each multiple of `checkpoint_every` env
+    steps (default: a tenth of the budget), and, unless `exact_resume`, whenever `checkpoint_minutes`
+    have passed since the last one. Saving does not disturb a run. A resumed run restarts its envs'
+    episodes at the checkpoint's step; with `exact_resume`, every checkpoint restarts them in the
+    uninterrupted run too, so that a run crashed and resumed any number of times is bit-identical to
+    one that never crashed (rung.checkpoint)."""
 
-    def __init__(self, total_steps: int, every: int | None = None, checkpoint_every: int | None = None):
+    def __init__(self, total_steps: int, every: int | None = None, checkpoint_every: int | None = None,
+                 checkpoint_minutes: float | None = None, exact_resume: bool = False):
         self.total_steps = total_steps
         self.every = every or max(total_steps // 100, 1)
         self.checkpoint_every = checkpoint_every or max(total_steps // 10, 1)
-        self.last_boundary = 0
+        self.checkpoint_seconds = None if exact_resume or not checkpoint_minutes else 60 * checkpoint_minutes
+        self.exact_resume = exact_resume
+        self.last_checkpoint, self.last_checkpoint_time = 0, time.monotonic()
         self.stop_requested = False
         self.rows: list[dict[str, float]] = []
         self.start = self.last_time = time.perf_counter()
@@ -163,19 +168,22 @@ class Logger:
         return row
 
     def checkpoint(self, step: int, state: dict) -> bool:
-        """Called by the algorithm at each log point with its state (rung.checkpoint names the kinds).
-        True when `step` is a boundary: the state was saved and the caller must restart its envs'
-        episodes, resetting them with `rung.checkpoint.restart_seed(seed, step)`. After a SIGINT or
-        SIGTERM it saves and raises Interrupted instead."""
+        """Called by the algorithm at each log point with its state (rung.checkpoint names the kinds);
+        saves it when a checkpoint is due. True when the caller must restart its envs' episodes here,
+        resetting them with `rung.checkpoint.restart_seed(seed, step)` (only with `exact_resume`).
+        After a SIGINT or SIGTERM it saves and raises Interrupted instead."""
         if step >= self.total_steps:
             return False
-        if not self.stop_requested and step // self.checkpoint_every == self.last_boundary // self.checkpoint_every:
+        by_steps = step // self.checkpoint_every != self.last_checkpoint // self.checkpoint_every
+        by_time = (self.checkpoint_seconds is not None
+                   and time.monotonic() - self.last_checkpoint_time >= self.checkpoint_seconds)
+        if not (by_steps or by_time or self.stop_requested):
             return False
-        self.last_boundary = step
+        self.last_checkpoint, self.last_checkpoint_time = step, time.monotonic()
         self.save(step, state)
         if self.stop_requested:
             raise Interrupted(step, self.run_dir)
-        return True
+        return self.exact_resume
 
     run_dir: Path | None = None
 
@@ -208,8 +216,9 @@ class RunLogger(Logger):
     the run checkpoint at its next log point and stop (a second signal stops it at once)."""
 
     def __init__(self, run_dir: Path, total_steps: int, every: int | None = None, progress: bool = True,
-                 checkpoint_every: int | None = None, header: dict | None = None, resume: bool = False):
-        super().__init__(total_steps, every, checkpoint_every)
+                 checkpoint_every: int | None = None, checkpoint_minutes: float | None = None,
+                 exact_resume: bool = False, header: dict | None = None, resume: bool = False):
+        super().__init__(total_steps, every, checkpoint_every, checkpoint_minutes, exact_resume)
         from torch.utils.tensorboard import SummaryWriter
 
         from rung.checkpoint import CHECKPOINT_FILE
@@ -229,7 +238,7 @@ class RunLogger(Logger):
             resume = False
         if resume:
             self.resume_from = self.read_checkpoint()
-            self.last_boundary = self.last_step = self.resume_from[1]["step"]
+            self.last_checkpoint = self.last_step = self.resume_from[1]["step"]
             self.keep_rows_until(self.last_step)
         self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=self.last_step + 1 if resume else None)
         self.progress = ProgressBar(total_steps) if progress else None

@@ -47,6 +47,7 @@ def test_any_arguments_give_a_message_never_a_traceback(argv, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     for module in ALGOS.values():
         monkeypatch.setattr(module, "train", stub_train)
+    capsys.readouterr()  # drop what an earlier example's progress bar left
     try:
         code = cli.main(argv)
     except SystemExit as exc:   # argparse's own usage errors

@@ -1,6 +1,8 @@
 """The resume contract (rung.checkpoint): a run continued from the checkpoint saved at env step k is
 bit-identical — every learning metric and every weight — to the same run continuing in its own process
-after saving at k. Here run B dies right after writing its second checkpoint and is resumed."""
+after saving at k with its episodes restarted there. With `exact_resume` every checkpoint restarts
+episodes, so the uninterrupted run is that run. Here run B dies right after writing its second
+checkpoint and is resumed."""
 
 import csv
 
@@ -35,7 +37,7 @@ def learning_rows(run_dir):
 ])
 def test_resume_is_bit_exact(algo, env_id, steps, config, tmp_path, monkeypatch):
     every = steps // 4
-    kwargs = dict(steps=steps, seed=3, config=config, checkpoint_every=every, eval_episodes=2)
+    kwargs = dict(steps=steps, seed=3, config=config, checkpoint_every=every, eval_episodes=2, exact_resume=True)
     straight = rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
 
     save = runs.RunLogger.save
@@ -62,3 +64,17 @@ def test_resuming_a_finished_run_or_a_non_run_is_refused(tmp_path):
         rung.resume(tmp_path / "done")
     with pytest.raises(rung.RungError, match="not a run directory"):
         rung.resume(tmp_path)
+
+
+def test_checkpoints_do_not_disturb_a_run_by_default(tmp_path):
+    """Saving is invisible: the same seed gives the same numbers with checkpoints written every 1,024
+    steps as in memory with none (only `exact_resume` restarts episodes at checkpoints)."""
+    config = {"n_envs": 4, "n_steps": 64}
+    rung.train("ppo", "CartPole-v1", steps=8192, seed=1, config=config, run_dir=tmp_path / "run",
+                         checkpoint_every=1024, eval_episodes=2)
+    in_memory = rung.train("ppo", "CartPole-v1", steps=8192, seed=1, config=config, eval_episodes=2)
+    strip = [{k: v for k, v in row.items() if k not in WALL_CLOCK} for row in in_memory.metrics]
+    assert learning_rows(tmp_path / "run") == strip
+    exact = rung.train("ppo", "CartPole-v1", steps=8192, seed=1, config=config, checkpoint_every=1024,
+                       exact_resume=True, eval_episodes=2)
+    assert [{k: v for k, v in row.items() if k not in WALL_CLOCK} for row in exact.metrics] != strip
