@@ -150,7 +150,8 @@ def check_step(env_id: str, step: int, obs, rewards) -> None:
 
 
 def env_failure(env_id: str, step: int, exc: Exception) -> RungError:
-    return RungError(f"env {env_id!r} raised {type(exc).__name__} at env step {step:,}: {exc}")
+    hint = " (does the observation match the observation space?)" if "shape" in str(exc) else ""
+    return RungError(f"env {env_id!r} raised {type(exc).__name__} at env step {step:,}: {exc}{hint}")
 
 
 class Guarded(gym.Wrapper):
