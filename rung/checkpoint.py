@@ -85,8 +85,13 @@ def restore(state: dict, arrays: dict[str, np.ndarray], values: dict) -> None:
 
 
 def save(path: Path, step: int, state: dict, header: dict) -> None:
-    """Write the checkpoint of `state` at env step `step` atomically to `path`."""
+    """Write the checkpoint of `state` at env step `step` atomically to `path`; a state holding NaN or
+    inf is refused (RungError), so the checkpoint on disk is always the last good one."""
     arrays, values = snapshot(state)
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise RungError(f"non-finite values in {name} at env step {step:,}: training diverged; the checkpoint "
+                            "on disk is the last good one")
     meta = {"format": FORMAT, "step": step, "values": values, **header}
     tmp = path.with_name(path.name + ".tmp")
     save_file(arrays, str(tmp), metadata={"rung": json.dumps(meta)})

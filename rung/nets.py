@@ -119,7 +119,8 @@ class FlatParameters:
 
     def apply(self, loss: torch.Tensor, optimizer, max_grad_norm: float | None, step: int) -> torch.Tensor:
         """One gradient step: backpropagate `loss`, clip the global norm (if `max_grad_norm`), step the
-        optimiser. Stops the run (RungError) if the loss, the gradient or the parameters are not finite.
+        optimiser. Stops the run (RungError) if the loss or the gradient is not finite; a finite
+        gradient keeps the parameters finite, and rung.checkpoint checks them before every save.
         Returns ‖g‖ before clipping."""
         require_finite("loss", loss, step)
         self.zero_grad()
@@ -127,7 +128,6 @@ class FlatParameters:
         grad_norm = self.clip_grad_norm(max_grad_norm) if max_grad_norm else torch.linalg.vector_norm(self.param.grad)
         require_finite("gradient", grad_norm, step)
         optimizer.step()
-        require_finite("parameters", self.param, step)
         return grad_norm
 
     def clip_grad_norm(self, max_norm: float) -> torch.Tensor:

@@ -166,3 +166,21 @@ def test_fast_sampler_draws_from_the_networks_policy(action_space, normalize_obs
     for k, part in enumerate(parts):
         frequencies = np.bincount(columns[:, k], minlength=part.probs.shape[-1]) / len(obs)
         np.testing.assert_allclose(frequencies, part.probs[0].detach().numpy(), atol=0.015)
+
+
+def test_reward_scaler_divides_by_the_std_of_the_discounted_return():
+    """R_t = γR_{t−1} + r_t per env (reset when an episode ends); rewards are divided by √Var[R] over
+    every R seen so far (brute force here, against the scaler's running update)."""
+    from rung.buffers import RewardScaler
+
+    rng = np.random.default_rng(0)
+    scaler, gamma = RewardScaler(3, 0.9), 0.9
+    running, seen = np.zeros(3), []
+    for t in range(300):
+        rewards = rng.normal(5.0, 3.0, size=3)
+        ended, valid = rng.random(3) < 0.05, rng.random(3) < 0.95
+        scaled = scaler(rewards, ended & valid, valid)
+        running = np.where(valid, running * gamma + rewards, running)
+        seen += list(running[valid])
+        running[ended & valid] = 0.0
+        np.testing.assert_allclose(scaled, np.clip(rewards / np.sqrt(np.var(seen) + 1e-8), -10, 10), rtol=1e-3)
