@@ -137,6 +137,7 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
         torch.set_num_threads(settings.threads)
     if directory is not None:
         header = {"algo": settings.algo, "env_id": settings.env_id, "seed": settings.seed, "steps": settings.steps,
+                  "env_kwargs": settings.env_kwargs, "config": dataclasses.asdict(settings.config),
                   "versions": versions()}
         logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
                            checkpoint_minutes=settings.checkpoint_minutes, exact_resume=settings.exact_resume,

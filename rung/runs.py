@@ -257,6 +257,7 @@ class RunLogger(Logger):
 
         arrays, meta = load(self.checkpoint_path)
         for key, expected in self.header.items():
+            expected = json.loads(json.dumps(expected))  # as the header stores it (tuples become lists)
             if key != "versions" and meta.get(key) != expected:
                 raise RungError(f"{self.checkpoint_path} belongs to another run ({key} {meta.get(key)!r}, "
                                 f"this run has {expected!r})")
