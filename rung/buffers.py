@@ -138,32 +138,73 @@ def check_rollout_budget(n_envs: int, n_steps: int, steps: int) -> None:
                         f"(n_envs × n_steps = {n_envs * n_steps:,}): nothing would ever train")
 
 
-def collect_rollout(env, policy, buffer: RolloutBuffer, obs: np.ndarray, scaler, rng: np.random.Generator,
-                    reward_scaler: "RewardScaler | None" = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill `buffer` with T steps of every env, acting with `policy` (an ActorCritic): stores a ~ π(·|s)
-    and the rewards (scaled if a `reward_scaler` is given), then log π(a|s) and V(s) for the whole
-    rollout from one batched forward pass. Returns the obs to continue from and V of it, for
-    bootstrapping. Actions are drawn by `rung.nets.fast_sampler` where it applies (MLP bodies)."""
-    import torch
+class Rollouts:
+    """What an on-policy learner (A2C, PPO) needs from its envs: N envs stepped T at a time into a
+    [T, N] RolloutBuffer, actions mapped to the env's bounds, optional reward scaling, episodes
+    (re)started at the beginning and at checkpoints, and a scale check on the first rollout."""
 
-    from rung.nets import fast_sampler
+    def __init__(self, env, n_steps: int, gamma: float, normalize_obs: bool, normalize_reward: bool, seed: int):
+        from gymnasium import spaces
 
-    sample = fast_sampler(policy, rng) or torch_sampler(policy)
-    for t in range(len(buffer.rewards)):
-        actions = sample(obs)
-        next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
-        if reward_scaler is not None:
-            rewards = reward_scaler(rewards, terminated | truncated, valid)
-        buffer.store(t, obs, actions, rewards, terminated, truncated, valid)
-        obs = next_obs
-    T, n = buffer.rewards.shape
-    with torch.inference_mode():  # π_θold and V for every stored step at once
-        dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])))
-        actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
-        buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
-        buffer.values[:] = values.reshape(T, n).numpy()
-        last_values = policy(torch.from_numpy(obs))[1].numpy()
-    return obs, last_values
+        from rung.envs import ActionScaler
+
+        self.env, self.seed, self.normalize_obs = env, seed, normalize_obs
+        obs_space, action_space = env.single_observation_space, env.single_action_space
+        action_shape = () if isinstance(action_space, spaces.Discrete) else action_space.shape
+        action_dtype = np.float32 if isinstance(action_space, spaces.Box) else np.int64
+        self.buffer = RolloutBuffer(n_steps, env.num_envs, obs_space.shape, obs_space.dtype, action_shape, action_dtype)
+        self.scaler = ActionScaler(action_space)
+        self.reward_scaler = RewardScaler(env.num_envs, gamma) if normalize_reward else None
+        self.obs, self.scale_checked = None, False
+
+    def restart(self, step: int) -> None:
+        """New episodes in every env, reset with the seed for env step `step` (rung.checkpoint)."""
+        from rung.checkpoint import restart_seed
+
+        if self.reward_scaler is not None:
+            self.reward_scaler.restart()
+        self.obs = self.env.reset(seed=restart_seed(self.seed, step))
+
+    def collect(self, policy, rng: np.random.Generator) -> np.ndarray:
+        """Fill the buffer with T steps of every env, acting with `policy` (an ActorCritic): stores
+        a ~ π(·|s) and the (scaled) rewards, then log π(a|s) and V(s) for the whole rollout from one
+        batched forward pass. Returns V(obs after the rollout), for bootstrapping. Actions are drawn
+        by `rung.nets.fast_sampler` where it applies (MLP bodies)."""
+        import torch
+
+        from rung.nets import fast_sampler
+
+        buffer, obs = self.buffer, self.obs
+        sample = fast_sampler(policy, rng) or torch_sampler(policy)
+        for t in range(len(buffer.rewards)):
+            actions = sample(obs)
+            next_obs, rewards, terminated, truncated, valid = self.env.step(self.scaler(actions))
+            if self.reward_scaler is not None:
+                rewards = self.reward_scaler(rewards, terminated | truncated, valid)
+            buffer.store(t, obs, actions, rewards, terminated, truncated, valid)
+            obs = next_obs
+        self.obs = obs
+        T, n = buffer.rewards.shape
+        with torch.inference_mode():  # π_θold and V for every stored step at once
+            dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])))
+            actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
+            buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
+            buffer.values[:] = values.reshape(T, n).numpy()
+            last_values = policy(torch.from_numpy(obs))[1].numpy()
+        if not self.scale_checked:
+            self.warn_about_scale()
+        return last_values
+
+    def warn_about_scale(self) -> None:
+        import warnings
+
+        from rung.diagnostics import scale_warnings
+        from rung.errors import RungWarning
+
+        self.scale_checked = True
+        for message in scale_warnings(self.buffer.obs, self.buffer.rewards, self.normalize_obs,
+                                      self.reward_scaler is not None):
+            warnings.warn(message, RungWarning)
 
 
 def torch_sampler(policy):

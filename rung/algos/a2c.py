@@ -16,7 +16,6 @@ Implementation details (Stable-Baselines3's defaults):
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +24,9 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance, supports
 from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
-from rung.checkpoint import restart_seed
+from rung.buffers import Rollouts, check_rollout_budget
 from rung.config import param
-from rung.diagnostics import scale_warnings
-from rung.envs import BACKENDS, ActionScaler
-from rung.errors import RungWarning
+from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
 from rung.optim import Adam, RMSprop
 from rung.returns import gae
@@ -82,38 +78,26 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
                          config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs)
-    reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
     if config.optimizer == "rmsprop":
         optimizer = RMSprop(flat.param, lr=config.lr, alpha=0.99, eps=1e-5)
     else:
         optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
-    scaler = ActionScaler(action_space)
-    action_shape = action_space.shape
-    buffer = RolloutBuffer(T, n, obs_space.shape, obs_space.dtype, action_shape,
-                           np.float32 if action_space.dtype.kind == "f" else np.int64)
+    rollouts = Rollouts(env, T, config.gamma, config.normalize_obs, config.normalize_reward, seed)
+    buffer, action_shape = rollouts.buffer, rollouts.buffer.actions.shape[2:]
     lr_final = config.lr if config.lr_final is None else config.lr_final
     iterations = steps // (n * T)
     stats_sum, count = {}, 0
 
-    def restart_episodes(step: int) -> np.ndarray:  # at the start and at every checkpoint boundary
-        if reward_scaler is not None:
-            reward_scaler.restart()
-        return env.reset(seed=restart_seed(seed, step))
-
-    state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": reward_scaler,
+    state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": rollouts.reward_scaler,
              "episodes": env.episodes}
     start = logger.begin(state)
-    obs = restart_episodes(start)
+    rollouts.restart(start)
     for iteration in range(start // (n * T), iterations):
         optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, iteration / iterations)
 
         # COLLECT: T steps of N envs
-        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, rng, reward_scaler)
-        if iteration == start // (n * T):
-            for message in scale_warnings(buffer.obs, buffer.rewards,
-                                          config.normalize_obs, config.normalize_reward):
-                warnings.warn(message, RungWarning)
+        last_values = rollouts.collect(policy, rng)
 
         # ADVANTAGES: A = G − V(s) with G the n-step / GAE(λ) return
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
@@ -149,7 +133,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                      "learning_rate": lr})
             stats_sum, count = {}, 0
             if logger.checkpoint(global_step, state):
-                obs = restart_episodes(global_step)
+                rollouts.restart(global_step)
     env.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
             "normalize_obs": config.normalize_obs}

@@ -25,7 +25,6 @@ explained_variance, grad_norm, learning_rate, clip_eps, episodic_return/length, 
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +34,9 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
-from rung.buffers import RewardScaler, RolloutBuffer, check_rollout_budget, collect_rollout
-from rung.checkpoint import restart_seed
+from rung.buffers import Rollouts, check_rollout_budget
 from rung.config import param
-from rung.diagnostics import scale_warnings
 from rung.envs import BACKENDS, ActionScaler
-from rung.errors import RungWarning
 from rung.nets import ActorCritic, FlatParameters
 from rung.optim import Adam
 from rung.returns import gae
@@ -193,26 +189,18 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
                          config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs)
-    reward_scaler = RewardScaler(n, config.gamma) if config.normalize_reward else None
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
-    scaler = ActionScaler(action_space)
-    action_shape = () if isinstance(action_space, spaces.Discrete) else action_space.shape
-    action_dtype = np.float32 if isinstance(action_space, spaces.Box) else np.int64
-    buffer = RolloutBuffer(T, n, obs_space.shape, obs_space.dtype, action_shape, action_dtype)
+    rollouts = Rollouts(env, T, config.gamma, config.normalize_obs, config.normalize_reward, seed)
+    buffer, action_shape = rollouts.buffer, rollouts.buffer.actions.shape[2:]
     lr_final = config.lr if config.lr_final is None else config.lr_final
     clip_final = config.clip_eps if config.clip_eps_final is None else config.clip_eps_final
     iterations = steps // (n * T)
 
-    def restart_episodes(step: int) -> np.ndarray:  # at the start and at every checkpoint boundary
-        if reward_scaler is not None:
-            reward_scaler.restart()
-        return env.reset(seed=restart_seed(seed, step))
-
-    state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": reward_scaler,
+    state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": rollouts.reward_scaler,
              "episodes": env.episodes}
     start = logger.begin(state)
-    obs = restart_episodes(start)
+    rollouts.restart(start)
     for iteration in range(start // (n * T), iterations):
         progress = iteration / iterations
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
@@ -220,11 +208,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.lr = lr
 
         # COLLECT: T steps of N envs with π_θold
-        obs, last_values = collect_rollout(env, policy, buffer, obs, scaler, rng, reward_scaler)
-        if iteration == start // (n * T):
-            for message in scale_warnings(buffer.obs, buffer.rewards,
-                                          config.normalize_obs, config.normalize_reward):
-                warnings.warn(message, RungWarning)
+        last_values = rollouts.collect(policy, rng)
 
         # ADVANTAGES: GAE(λ), bootstrapping from V(final obs) on truncation only
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
@@ -275,7 +259,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                                                           returns[buffer.valid]),
                                  "learning_rate": lr, "clip_eps": clip_eps, "epochs_stopped_early": float(stop)})
         if logger.checkpoint(global_step, state):
-            obs = restart_episodes(global_step)
+            rollouts.restart(global_step)
     env.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
             "normalize_obs": config.normalize_obs}
