@@ -1,0 +1,88 @@
+"""The reward model: preferences between pairs of base-policy samples, labelled by the gold judge (the
+"humans"), and a transformer with a scalar head trained on them with the Bradley–Terry loss
+
+    P(chosen ≻ rejected) = σ(r(chosen) − r(rejected)),   L = −log σ(r_c − r_r)
+
+r(text) is the scalar head read at the sequence's last real token (<eos>). The reward model starts
+from the base policy's weights (its language knowledge), with a fresh scalar head.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+
+from rung.nets import FlatParameters
+from rung.optim import Adam
+from rung.rlhf.data import NOUNS
+from rung.rlhf.gold import gold_score
+from rung.rlhf.model import GPT
+from rung.rlhf.pretrain import pad, sample
+from rung.rlhf.tokenizer import WordTokenizer
+
+
+def preference_pairs(policy: GPT, tokenizer: WordTokenizer, n_pairs: int, seed: int = 0,
+                     label_noise: float = 0.0) -> list[tuple[str, str]]:
+    """(chosen, rejected) pairs: two samples of the same prompt ("the NOUN"), the one with the higher
+    gold score chosen; ties are skipped; with probability `label_noise` a label is flipped."""
+    rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
+    pairs = []
+    while len(pairs) < n_pairs:
+        prompt = f"the {rng.choice(NOUNS)}"
+        _, texts = sample(policy, tokenizer, 32, prompt=prompt, generator=generator)
+        for a, b in zip(texts[0::2], texts[1::2]):
+            gold_a, gold_b = gold_score(a), gold_score(b)
+            if gold_a == gold_b:
+                continue
+            chosen, rejected = (a, b) if gold_a > gold_b else (b, a)
+            if rng.random() < label_noise:
+                chosen, rejected = rejected, chosen
+            pairs.append((chosen, rejected))
+    return pairs[:n_pairs]
+
+
+def scores(model: GPT, tokenizer: WordTokenizer, texts: list[str]) -> torch.Tensor:
+    """r(text) for each text [N]: the scalar head at the last real token."""
+    ids, mask = pad([tokenizer.encode(t) for t in texts], tokenizer.pad_id)                 # [N, T]
+    values = model(ids, mask)                                                                # [N, T]
+    return values.gather(1, (mask.sum(1) - 1)[:, None]).squeeze(1)                          # [N]
+
+
+def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
+    """−E[log σ(r_c − r_r)]."""
+    return -F.logsigmoid(chosen - rejected).mean()
+
+
+def reward_model_from(policy: GPT) -> GPT:
+    """A scalar-head GPT with the policy's transformer weights."""
+    model = GPT(policy.config, head="scalar")
+    state = {k: v for k, v in policy.state_dict().items()}
+    model.load_state_dict(state, strict=False)   # everything but the new scalar head
+    return model
+
+
+def train_reward_model(policy: GPT, tokenizer: WordTokenizer, pairs: list[tuple[str, str]], epochs: int = 6,
+                       batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> tuple[GPT, list[float]]:
+    torch.manual_seed(seed)
+    model = reward_model_from(policy)
+    flat = FlatParameters(model)
+    optimizer = Adam(flat.param, lr=lr)
+    rng, losses = random.Random(seed), []
+    total = epochs * (len(pairs) // batch_size)
+    for step in range(total):
+        optimizer.lr = lr * (1 - step / total)
+        batch = rng.sample(pairs, batch_size)
+        r = scores(model, tokenizer, [c for c, _ in batch] + [r for _, r in batch])        # [2B]
+        loss = bradley_terry_loss(r[:batch_size], r[batch_size:])
+        flat.apply(loss, optimizer, 1.0, step)
+        losses.append(float(loss.detach()))
+    return model, losses
+
+
+@torch.no_grad()
+def pairwise_accuracy(model: GPT, tokenizer: WordTokenizer, pairs: list[tuple[str, str]]) -> float:
+    """Fraction of pairs where r(chosen) > r(rejected)."""
+    r = scores(model, tokenizer, [c for c, _ in pairs] + [r for _, r in pairs])
+    return float((r[:len(pairs)] > r[len(pairs):]).float().mean())
