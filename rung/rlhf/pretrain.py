@@ -51,19 +51,28 @@ def pretrain(texts: list[str], tokenizer: WordTokenizer, steps: int = 600, batch
 
 
 @torch.no_grad()
-def sample(model: GPT, tokenizer: WordTokenizer, n: int, prompt: str = "", max_new_tokens: int = 24,
-           temperature: float = 1.0, generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[str]]:
-    """`n` completions of `prompt`: token ids [n, T] (<bos>, prompt, completion, then <pad> after each
-    sequence's <eos>) and the decoded texts (prompt included)."""
-    ids = torch.tensor([tokenizer.encode(prompt, eos=False)] * n)                           # [n, P]
-    done = torch.zeros(n, dtype=torch.bool)
+def generate(model: GPT, tokenizer: WordTokenizer, prompt_ids: torch.Tensor, max_new_tokens: int = 24,
+             temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sample a completion of every prompt [N, P] (prompts of equal length): ids [N, T] with <pad>
+    after each sequence's <eos>. A sequence that reaches the length limit ends without <eos>."""
+    ids = prompt_ids
+    done = torch.zeros(len(ids), dtype=torch.bool)
     for _ in range(min(max_new_tokens, model.config.context - ids.shape[1])):
-        logits = model(ids)[:, -1] / temperature                                             # [n, V]
+        logits = model(ids)[:, -1] / temperature                                             # [N, V]
         logits[:, tokenizer.pad_id] = float("-inf")
-        next_ids = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)  # [n]
+        next_ids = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)  # [N]
         next_ids = torch.where(done, torch.full_like(next_ids, tokenizer.pad_id), next_ids)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)
         done |= next_ids == tokenizer.eos_id
         if done.all():
             break
+    return ids
+
+
+def sample(model: GPT, tokenizer: WordTokenizer, n: int, prompt: str = "", max_new_tokens: int = 24,
+           temperature: float = 1.0, generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[str]]:
+    """`n` completions of `prompt`: token ids [n, T] (<bos>, prompt, completion, <pad> after <eos>)
+    and the decoded texts (prompt included)."""
+    ids = generate(model, tokenizer, torch.tensor([tokenizer.encode(prompt, eos=False)] * n), max_new_tokens,
+                   temperature, generator)
     return ids, [tokenizer.decode(row[1:]) for row in ids]

@@ -1,0 +1,202 @@
+"""PPO on a language model (Ziegler et al. 2019; Ouyang et al. 2022), the seed's main use of PPO.
+
+Each response token is an action. Per-token reward, with the reward model's score added at the
+sequence's last token:
+
+    r_t = −β · KL_t  (+ RM(prompt, response) at the last token),   KL_t = log π(y_t|·) − log π_ref(y_t|·)  (k1)
+
+Advantages by token-level GAE (rung.returns.gae, the same function as for control: <eos> is the
+terminal step), whitened over the response tokens; then rung.algos.ppo's clipped surrogate and
+clipped value loss, unchanged. A separate value model (a scalar-head GPT initialised from the reward
+model) gives V. β is fixed, or follows the adaptive controller (AdaptiveKL). Metrics use TRL's names.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rung.algos.ppo import clipped_surrogate_loss, value_loss
+from rung.nets import FlatParameters
+from rung.optim import Adam
+from rung.returns import gae
+from rung.rlhf.data import NOUNS
+from rung.rlhf.gold import gold_score
+from rung.rlhf.model import GPT
+from rung.rlhf.pretrain import generate
+from rung.rlhf.reward import scores
+from rung.rlhf.tokenizer import WordTokenizer
+
+TRAIN_NOUNS, HELDOUT_NOUNS = NOUNS[:10], NOUNS[10:]   # prompts "the NOUN"; held-out prompts are never trained on
+
+
+@dataclass
+class LMPPOConfig:
+    updates: int = 40
+    batch_size: int = 64          # responses per update
+    minibatch_size: int = 16
+    n_epochs: int = 4
+    lr: float = 3e-4
+    value_lr: float = 1e-3
+    beta: float = 0.05            # KL coefficient β
+    adaptive_kl: bool = False
+    target_kl: float = 2.0        # nats per response, for the adaptive controller
+    horizon: int = 2000
+    clip_eps: float = 0.2
+    clip_value: float = 0.2
+    vf_coef: float = 1.0
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
+    max_new_tokens: int = 16
+    seed: int = 0
+
+
+class AdaptiveKL:
+    """Ziegler et al. (2019): β ← β · (1 + clip(KL / KL_target − 1, −0.2, 0.2) · n / horizon)."""
+
+    def __init__(self, beta: float, target: float, horizon: int):
+        self.beta, self.target, self.horizon = beta, target, horizon
+
+    def update(self, kl: float, n_samples: int) -> float:
+        error = float(np.clip(kl / self.target - 1, -0.2, 0.2))
+        self.beta *= 1 + error * n_samples / self.horizon
+        return self.beta
+
+
+def kl_estimates(logp: torch.Tensor, logp_ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token estimators of KL(π‖π_ref) from samples of π: k1 = log π − log π_ref (unbiased, can be
+    negative) and k3 = (r − 1) − log r with r = π_ref/π (unbiased, never negative; Schulman 2020)."""
+    log_ratio = logp_ref - logp
+    return -log_ratio, log_ratio.exp() - 1 - log_ratio
+
+
+def token_logprobs(model: GPT, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log π(x_{t+1} | x_≤t) [N, T−1] and the entropy of π(·|x_≤t) [N, T−1]."""
+    logits = model(ids[:, :-1], mask[:, :-1])                                                # [N, T−1, V]
+    logp_all = logits.log_softmax(-1)
+    logp = logp_all.gather(2, ids[:, 1:, None]).squeeze(2)
+    entropy = -(logp_all.exp() * logp_all).sum(-1)
+    return logp, entropy
+
+
+def response_layout(ids: torch.Tensor, prompt_len: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """In the shifted frame [N, T−1] (position t predicts token t+1): the mask of response tokens, and
+    the mask of each sequence's last response token (its <eos>, or the last token if cut by length),
+    where the score is placed."""
+    real = ids[:, 1:] != pad_id                                                             # [N, T−1]
+    response = real & (torch.arange(ids.shape[1] - 1) >= prompt_len - 1)
+    last = torch.zeros_like(response)
+    last[torch.arange(len(ids)), response.long().cumsum(1).argmax(1)] = True
+    return response, last & response
+
+
+def whiten(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(x − mean) / std over the masked entries; the rest is left at 0."""
+    selected = values[mask]
+    return torch.where(mask, (values - selected.mean()) / (selected.std() + 1e-8), torch.zeros_like(values))
+
+
+def prompts(nouns: tuple[str, ...], n: int, rng: random.Random, tokenizer: WordTokenizer) -> torch.Tensor:
+    return torch.tensor([tokenizer.encode(f"the {rng.choice(nouns)}", eos=False) for _ in range(n)])
+
+
+@torch.no_grad()
+def evaluate_policy(policy: GPT, reference: GPT, reward_model: GPT, tokenizer: WordTokenizer, n: int = 256,
+                    seed: int = 1234, max_new_tokens: int = 16) -> dict:
+    """On held-out prompts: mean gold and proxy (reward-model) scores, KL(π‖π_ref) per response (k1
+    summed over its tokens), the grammatical fraction, and a few sample texts."""
+    from rung.rlhf.data import is_grammatical
+
+    rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
+    prompt_ids = prompts(HELDOUT_NOUNS, n, rng, tokenizer)
+    ids = generate(policy, tokenizer, prompt_ids, max_new_tokens, generator=generator)
+    mask = ids != tokenizer.pad_id
+    response, _ = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)
+    logp, _ = token_logprobs(policy, ids, mask)
+    logp_ref, _ = token_logprobs(reference, ids, mask)
+    kl = ((logp - logp_ref) * response).sum(1)
+    texts = [tokenizer.decode(row[1:]) for row in ids]
+    gold = [gold_score(t) for t in texts]
+    return {"gold": float(np.mean(gold)), "gold_max": float(np.max(gold)), "proxy": float(scores(reward_model, tokenizer, texts).mean()),
+            "kl": float(kl.mean()), "grammatical": float(np.mean([is_grammatical(t) for t in texts])),
+            "samples": texts[:4]}
+
+
+def train(policy: GPT, reward_model: GPT, tokenizer: WordTokenizer, config: LMPPOConfig,
+          log=None) -> tuple[GPT, list[dict]]:
+    """Optimise a copy of `policy` against `reward_model`; the original stays the reference π_ref."""
+    torch.manual_seed(config.seed)
+    rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
+    reference = policy
+    policy = copy.deepcopy(reference)
+    value_model = copy.deepcopy(reward_model)
+    policy_flat, value_flat = FlatParameters(policy), FlatParameters(value_model)
+    policy_opt, value_opt = Adam(policy_flat.param, config.lr, eps=1e-5), Adam(value_flat.param, config.value_lr, eps=1e-5)
+    controller = AdaptiveKL(config.beta, config.target_kl, config.horizon) if config.adaptive_kl else None
+    beta, history = config.beta, []
+
+    for update in range(config.updates):
+        # ROLLOUT: responses to training prompts, scored by the reward model
+        with torch.no_grad():
+            prompt_ids = prompts(TRAIN_NOUNS, config.batch_size, rng, tokenizer)
+            ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
+            mask = ids != tokenizer.pad_id                                                  # [N, T]
+            response, last = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)  # [N, T−1]
+            logp_old, entropy = token_logprobs(policy, ids, mask)
+            logp_ref, _ = token_logprobs(reference, ids, mask)
+            values_old = value_model(ids[:, :-1], mask[:, :-1]) * response                 # [N, T−1]
+            texts = [tokenizer.decode(row[1:]) for row in ids]
+            score = scores(reward_model, tokenizer, texts)                                  # [N]
+            k1, k3 = kl_estimates(logp_old, logp_ref)
+            k1, k3 = k1 * response, k3 * response
+            # r_t = −β·KL_t, plus the score at the last response token
+            rewards = -beta * k1 + score[:, None] * last
+            # token-level GAE in rung.returns' [T, N] layout: the last response token is terminal
+            advantages, returns = gae(rewards.T.numpy(), values_old.T.numpy(),
+                                      np.concatenate([values_old.T.numpy()[1:], np.zeros((1, len(ids)), np.float32)]),
+                                      last.T.numpy(), np.zeros_like(last.T.numpy()), config.gamma, config.gae_lambda)
+            advantages, returns = torch.from_numpy(advantages.T.copy()), torch.from_numpy(returns.T.copy())
+            advantages = whiten(advantages, response)
+
+        # UPDATE: epochs of minibatches over the responses, PPO's losses unchanged
+        stats = []
+        for _ in range(config.n_epochs):
+            order = torch.randperm(len(ids), generator=generator)
+            for start in range(0, len(ids), config.minibatch_size):
+                idx = order[start:start + config.minibatch_size]
+                m = response[idx]
+                logp, ent = token_logprobs(policy, ids[idx], mask[idx])
+                policy_loss, pstats = clipped_surrogate_loss(logp[m], logp_old[idx][m], advantages[idx][m],
+                                                             config.clip_eps)
+                policy_flat.apply(policy_loss, policy_opt, 1.0, update)
+                values = value_model(ids[idx][:, :-1], mask[idx][:, :-1])
+                v_loss = value_loss(values[m], values_old[idx][m], returns[idx][m], config.clip_value)
+                value_flat.apply(config.vf_coef * v_loss, value_opt, 1.0, update)
+                ratio = (logp[m] - logp_old[idx][m]).exp().mean()
+                stats.append({"approx_kl": float(pstats["approx_kl"]), "clipfrac": float(pstats["clipfrac"]),
+                              "ratio": float(ratio.detach()), "value_loss": float(v_loss.detach())})
+
+        kl_per_response = k1.sum(1).mean()
+        non_score = float((-beta * k1).sum(1).mean())
+        row = {"update": update, "objective/kl": float(kl_per_response), "objective/kl_k3": float(k3.sum(1).mean()),
+               "objective/scores": float(score.mean()), "objective/non_score_reward": non_score,
+               "objective/rlhf_reward": float(score.mean()) + non_score,
+               "objective/entropy": float((entropy * response).sum(1).mean()),
+               "policy/approxkl_avg": float(np.mean([s["approx_kl"] for s in stats])),
+               "policy/clipfrac_avg": float(np.mean([s["clipfrac"] for s in stats])),
+               "val/ratio": float(np.mean([s["ratio"] for s in stats])),
+               "loss/value_avg": float(np.mean([s["value_loss"] for s in stats])),
+               "gold/mean": float(np.mean([gold_score(t) for t in texts])), "beta": beta, "sample": texts[0]}
+        history.append(row)
+        if log is not None:
+            log(row)
+        if controller is not None:
+            beta = controller.update(float(kl_per_response), len(ids))
+        if not math.isfinite(row["objective/kl"]):
+            break
+    return policy, history

@@ -1,0 +1,53 @@
+"""The pieces of PPO for language models, against hand-computed values."""
+
+import math
+
+import pytest
+import torch
+
+from rung.rlhf.ppo import AdaptiveKL, kl_estimates, response_layout, whiten
+
+PAD, EOS = 0, 2
+
+
+def test_kl_estimators_k1_and_k3():
+    logp, logp_ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
+    k1, k3 = kl_estimates(logp, logp_ref)
+    torch.testing.assert_close(k1, torch.tensor([0.5, -1.0]))            # log π − log π_ref
+    r = torch.tensor([math.exp(-0.5), math.exp(1.0)])                    # π_ref / π
+    torch.testing.assert_close(k3, r - 1 - r.log())
+    assert (k3 >= 0).all()
+    # on average over samples of π both estimate KL(π‖π_ref)
+    p, q = torch.tensor([0.7, 0.3]), torch.tensor([0.4, 0.6])
+    exact = float((p * (p / q).log()).sum())
+    k1, k3 = kl_estimates(p.log(), q.log())
+    assert float((p * k1).sum()) == pytest.approx(exact) and float((p * k3).sum()) == pytest.approx(exact)
+
+
+def test_adaptive_kl_controller_moves_beta_towards_the_target():
+    controller = AdaptiveKL(beta=0.1, target=2.0, horizon=1000)
+    # KL twice the target: error clipped to +0.2, β ← 0.1 · (1 + 0.2 · 100/1000)
+    assert controller.update(4.0, 100) == pytest.approx(0.1 * 1.02)
+    beta = controller.beta
+    # KL at 1.5 (error −0.25 → −0.2): β shrinks
+    assert controller.update(1.5, 100) == pytest.approx(beta * (1 - 0.02))
+    controller.update(2.0, 100)
+    assert controller.beta == pytest.approx(beta * 0.98)                   # on target: unchanged
+
+
+def test_response_layout_marks_response_tokens_and_places_the_score_at_eos_or_the_cut():
+    # <bos> the movie | was good <eos> <pad>      and      <bos> the movie | was good very (cut by length)
+    ids = torch.tensor([[1, 4, 5, 6, 7, EOS, PAD], [1, 4, 5, 6, 7, 8, 9]])
+    response, last = response_layout(ids, prompt_len=3, pad_id=PAD)
+    # shifted frame: position t predicts token t+1, so response tokens 3..5 are positions 2..4
+    assert response.tolist() == [[False, False, True, True, True, False], [False, False, True, True, True, True]]
+    assert last.tolist() == [[False, False, False, False, True, False], [False, False, False, False, False, True]]
+
+
+def test_whitening_uses_only_masked_entries():
+    values = torch.tensor([[1.0, 2.0, 100.0], [3.0, 4.0, -50.0]])
+    mask = torch.tensor([[True, True, False], [True, True, False]])
+    out = whiten(values, mask)
+    selected = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    torch.testing.assert_close(out[mask], (selected - selected.mean()) / selected.std(), rtol=1e-5, atol=1e-6)
+    assert (out[~mask] == 0).all()
