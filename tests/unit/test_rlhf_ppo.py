@@ -51,3 +51,38 @@ def test_whitening_uses_only_masked_entries():
     selected = torch.tensor([1.0, 2.0, 3.0, 4.0])
     torch.testing.assert_close(out[mask], (selected - selected.mean()) / selected.std(), rtol=1e-5, atol=1e-6)
     assert (out[~mask] == 0).all()
+
+
+def test_group_advantages_rloo_leave_one_out_and_grpo_standardised():
+    from rung.rlhf.critic_free import group_advantages
+
+    rewards = torch.tensor([[1.0, 2.0, 6.0], [0.0, 0.0, 3.0]])
+    # RLOO: R_i − mean of the other two
+    torch.testing.assert_close(group_advantages(rewards, "rloo"),
+                               torch.tensor([[1 - 4.0, 2 - 3.5, 6 - 1.5], [0 - 1.5, 0 - 1.5, 3 - 0.0]]))
+    grpo = group_advantages(rewards, "grpo")
+    torch.testing.assert_close(grpo[0], (rewards[0] - 3.0) / rewards[0].std(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grpo.mean(1), torch.zeros(2), atol=1e-6, rtol=0)
+
+
+def test_best_of_n_kl_closed_form_and_choice():
+    from rung.rlhf.critic_free import best_of_n, best_of_n_kl
+    from rung.rlhf.model import GPT, GPTConfig
+    from rung.rlhf.tokenizer import WordTokenizer
+
+    assert best_of_n_kl(1) == 0.0
+    assert best_of_n_kl(2) == pytest.approx(math.log(2) - 0.5)
+    assert best_of_n_kl(64) == pytest.approx(math.log(64) - 63 / 64)
+    tok = WordTokenizer()
+    torch.manual_seed(0)
+    policy = GPT(GPTConfig(vocab_size=len(tok)))
+    count_good = lambda texts: torch.tensor([float(t.split().count("good")) for t in texts])  # noqa: E731
+    prompt_ids = torch.tensor([tok.encode("the movie", eos=False)] * 3)
+    chosen = best_of_n(policy, count_good, tok, prompt_ids, 16, generator=torch.Generator().manual_seed(0))
+    again = torch.Generator().manual_seed(0)
+    from rung.rlhf.pretrain import generate
+
+    all_ids = generate(policy, tok, prompt_ids.repeat_interleave(16, 0), 16, generator=again)
+    texts = [tok.decode(row[1:]) for row in all_ids]
+    for i, text in enumerate(chosen):
+        assert count_good([text])[0] == max(count_good(texts[i * 16:(i + 1) * 16]))

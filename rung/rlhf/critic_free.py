@@ -1,0 +1,115 @@
+"""Critic-free policy optimisation on groups of responses, and best-of-n, on the same reward interface
+as PPO (`reward(texts) -> tensor`): the reward model's score, or an exact verifiable reward.
+
+For each prompt, G responses y_1..y_G with rewards R_i:
+- RLOO (Ahmadian et al. 2024): R_i = score_i − β·KL_i (k1 summed over the response); the baseline is
+  the mean of the *other* responses, A_i = R_i − (Σ_j R_j − R_i)/(G − 1); REINFORCE's loss
+  −E[A_i · log π(y_i)] (rung.algos.reinforce.policy_gradient_loss).
+- GRPO (Shao et al. 2024): A_i = (R_i − mean R) / std R within the group, given to every token;
+  PPO's clipped surrogate (rung.algos.ppo.clipped_surrogate_loss) plus β times the k3 estimate of
+  KL(π‖π_ref) in the loss rather than in the reward.
+- best-of-n: no training; sample n, keep the highest-scoring. Its KL from the policy is known in
+  closed form: KL = log n − (n − 1)/n (Stiennon et al. 2020).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from rung.algos.ppo import clipped_surrogate_loss
+from rung.algos.reinforce import policy_gradient_loss
+from rung.nets import FlatParameters
+from rung.optim import Adam
+from rung.rlhf.model import GPT
+from rung.rlhf.ppo import TRAIN_NOUNS, kl_estimates, prompts, response_layout, token_logprobs
+from rung.rlhf.pretrain import generate
+from rung.rlhf.tokenizer import WordTokenizer
+
+Reward = Callable[[list[str]], torch.Tensor]
+
+
+@dataclass
+class GroupConfig:
+    method: str = "grpo"          # grpo | rloo
+    updates: int = 40
+    prompts_per_update: int = 16
+    group_size: int = 4
+    n_epochs: int = 1
+    lr: float = 3e-4
+    beta: float = 0.05
+    clip_eps: float = 0.2
+    max_new_tokens: int = 16
+    seed: int = 0
+
+
+def group_advantages(rewards: torch.Tensor, method: str) -> torch.Tensor:
+    """Advantages of rewards [P, G] (P prompts × G responses) within each group."""
+    if method == "rloo":
+        G = rewards.shape[1]
+        return rewards - (rewards.sum(1, keepdim=True) - rewards) / (G - 1)     # R_i − mean of the others
+    mean, std = rewards.mean(1, keepdim=True), rewards.std(1, keepdim=True)
+    return (rewards - mean) / (std + 1e-8)                                     # GRPO: standardised in the group
+
+
+def best_of_n_kl(n: int) -> float:
+    """KL(best-of-n ‖ π) = log n − (n − 1)/n."""
+    return math.log(n) - (n - 1) / n
+
+
+@torch.no_grad()
+def best_of_n(policy: GPT, reward: Reward, tokenizer: WordTokenizer, prompt_ids: torch.Tensor, n: int,
+              generator: torch.Generator | None = None, max_new_tokens: int = 16) -> list[str]:
+    """For each prompt [P, L], the highest-reward text among n samples."""
+    ids = generate(policy, tokenizer, prompt_ids.repeat_interleave(n, 0), max_new_tokens, generator=generator)
+    texts = [tokenizer.decode(row[1:]) for row in ids]
+    best = reward(texts).view(len(prompt_ids), n).argmax(1)
+    return [texts[i * n + int(b)] for i, b in enumerate(best)]
+
+
+def train(policy: GPT, reward: Reward, tokenizer: WordTokenizer, config: GroupConfig,
+          prompt_nouns: tuple[str, ...] = TRAIN_NOUNS, log=None) -> tuple[GPT, list[dict]]:
+    """Optimise a copy of `policy` (the original is π_ref) with GRPO or RLOO."""
+    torch.manual_seed(config.seed)
+    rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
+    reference, policy = policy, copy.deepcopy(policy)
+    flat = FlatParameters(policy)
+    optimizer = Adam(flat.param, config.lr, eps=1e-5)
+    P, G, history = config.prompts_per_update, config.group_size, []
+    for update in range(config.updates):
+        with torch.no_grad():
+            prompt_ids = prompts(prompt_nouns, P, rng, tokenizer).repeat_interleave(G, 0)     # [P·G, L]
+            ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
+            mask = ids != tokenizer.pad_id
+            response, _ = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)      # [P·G, T−1]
+            logp_old, _ = token_logprobs(policy, ids, mask)
+            logp_ref, _ = token_logprobs(reference, ids, mask)
+            texts = [tokenizer.decode(row[1:]) for row in ids]
+            score = reward(texts)                                                           # [P·G]
+            kl = (kl_estimates(logp_old, logp_ref)[0] * response).sum(1)                   # k1 per response
+            total = score - config.beta * kl if config.method == "rloo" else score
+            advantages = group_advantages(total.view(P, G), config.method).reshape(-1)     # [P·G]
+        for _ in range(config.n_epochs):
+            logp, _ = token_logprobs(policy, ids, mask)
+            if config.method == "rloo":
+                # REINFORCE with the leave-one-out baseline: −E[A · Σ_t log π(y_t)]
+                loss, _ = policy_gradient_loss((logp * response).sum(1), advantages)
+                kl_term = torch.zeros(())
+            else:
+                token_adv = advantages[:, None].expand_as(logp)
+                loss, _ = clipped_surrogate_loss(logp[response], logp_old[response], token_adv[response],
+                                                 config.clip_eps)
+                kl_term = kl_estimates(logp, logp_ref)[1][response].mean()                # k3, in the loss
+                loss = loss + config.beta * kl_term
+            flat.apply(loss, optimizer, 1.0, update)
+        row = {"update": update, "objective/scores": float(score.mean()), "objective/kl": float(kl.mean()),
+               "loss/kl_term": float(kl_term.detach()), "sample": texts[0]}
+        history.append(row)
+        if log is not None:
+            log(row)
+    return policy, history
