@@ -72,18 +72,25 @@ def best_of_n(policy: GPT, reward: Reward, tokenizer: WordTokenizer, prompt_ids:
     return [texts[i * n + int(b)] for i, b in enumerate(best)]
 
 
+def review_prompts(tokenizer: WordTokenizer):
+    """prompts(rng, n) -> ids [n, L]: "the NOUN" with the training nouns."""
+    return lambda rng, n: prompts(TRAIN_NOUNS, n, rng, tokenizer)
+
+
 def train(policy: GPT, reward: Reward, tokenizer: WordTokenizer, config: GroupConfig,
-          prompt_nouns: tuple[str, ...] = TRAIN_NOUNS, log=None) -> tuple[GPT, list[dict]]:
-    """Optimise a copy of `policy` (the original is π_ref) with GRPO or RLOO."""
+          prompt_sampler=None, log=None) -> tuple[GPT, list[dict]]:
+    """Optimise a copy of `policy` (the original is π_ref) with GRPO or RLOO. `prompt_sampler(rng, n)`
+    gives n prompts of equal length (default: the review prompts)."""
     torch.manual_seed(config.seed)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     reference, policy = policy, copy.deepcopy(policy)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, config.lr, eps=1e-5)
     P, G, history = config.prompts_per_update, config.group_size, []
+    prompt_sampler = prompt_sampler or review_prompts(tokenizer)
     for update in range(config.updates):
         with torch.no_grad():
-            prompt_ids = prompts(prompt_nouns, P, rng, tokenizer).repeat_interleave(G, 0)     # [P·G, L]
+            prompt_ids = prompt_sampler(rng, P).repeat_interleave(G, 0)                    # [P·G, L]
             ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
             mask = ids != tokenizer.pad_id
             response, _ = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)      # [P·G, T−1]

@@ -51,3 +51,12 @@ def test_gold_judge_follows_sentiment_inside_the_language_and_punishes_leaving_i
     assert gold_score("good good good good") == UNGRAMMATICAL                   # ... and gold does not
     repeated = gold_score("the movie was good but the plot was good .")
     assert repeated < gold_score("the movie was good but the plot was great .") - 0.4
+
+
+def test_exact_reward_of_the_arithmetic_task():
+    from rung.rlhf.arithmetic import corpus as sums, exact_reward
+
+    assert exact_reward(["3 + 4 = 7 .", "3 + 4 = 8 .", "3 + 4 = 7", "3 + 4 = 7 . .", "3 4 = 7 .", ""]).tolist() == \
+        [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    rewards = exact_reward(sums(5000, seed=0, correct_fraction=0.3))
+    assert 0.3 <= float(rewards.mean()) <= 0.36          # 30 % right by construction, plus lucky guesses (1/19)
