@@ -88,6 +88,12 @@ def build_parser() -> Parser:
     doctor.add_argument("--steps", type=int, default=2000, help="random steps to measure scales and speed (default 2000)")
     doctor.add_argument("--seed", type=int, default=0)
 
+    rlhf = sub.add_parser("rlhf", help="RLHF at small scale: the whole pipeline (see docs/rlhf.md)")
+    rlhf_sub = rlhf.add_subparsers(dest="rlhf_command", required=True, parser_class=Parser)
+    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-n, PPO and GRPO; print the table")
+    demo.add_argument("--run-dir", help="one run directory per stage under it (default runs/rlhf-demo-TIME)")
+    demo.add_argument("--seed", type=int, default=0)
+
     plot = sub.add_parser("plot", help="learning curves (return vs env steps) of one or more runs")
     plot.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
     plot.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
@@ -181,13 +187,30 @@ def cmd_doctor(args) -> int:
     return 0 if usable else 1
 
 
+def cmd_rlhf(args) -> None:
+    import time as clock
+
+    from rung.rlhf.pipeline import demo
+    from rung.runs import default_run_dir
+
+    started = clock.perf_counter()
+    run_dir = args.run_dir or default_run_dir("rlhf", "demo", args.seed)
+    rows = demo(run_dir, args.seed, say=lambda text: print(text, flush=True))
+    print(f"\n{'policy':<12} {'gold':>7} {'proxy':>7} {'KL':>6}  sample")
+    for row in rows:
+        print(f"{row['policy']:<12} {row['gold']:>7.3f} {row['proxy']:>7.3f} {row['kl']:>6.2f}  {row['sample']}")
+    print(f"\nrun directories under {run_dir} ({clock.perf_counter() - started:.0f} s); gold = the judge's score on "
+          "held-out prompts, proxy = the reward model's")
+
+
 def cmd_plot(args) -> None:
     from rung.plot import plot_runs
 
     print(plot_runs(args.run_dirs, args.out, args.title))
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor,
+            "rlhf": cmd_rlhf}
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -71,3 +71,19 @@ def test_grpo_with_a_verifiable_reward_learns_to_add():
     config = critic_free.GroupConfig(method="grpo", group_size=8, max_new_tokens=8, updates=150, lr=1e-3, seed=0)
     policy, _ = critic_free.train(base, arithmetic.exact_reward, tok, config, prompt_sampler=prompts)
     assert accuracy(policy) >= accuracy(base) + 0.20
+
+
+def test_rlhf_demo_writes_a_run_directory_per_stage_and_prints_the_table(cli, tmp_path):
+    import json
+
+    proc = cli("rlhf", "demo", "--run-dir", tmp_path / "demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for policy in ("base", "best-of-16", "PPO", "GRPO"):
+        assert any(line.startswith(policy) for line in proc.stdout.splitlines()), proc.stdout
+    assert json.loads((tmp_path / "demo/reward_model/summary.json").read_text())["heldout_accuracy"] >= 0.85
+    for stage in ("ppo", "grpo"):
+        summary = json.loads((tmp_path / f"demo/{stage}/summary.json").read_text())
+        assert {"gold_before", "gold_after", "proxy_before", "proxy_after", "kl"} <= summary.keys()
+        assert summary["gold_after"] > summary["gold_before"] and summary["kl"] > 0
+        header = (tmp_path / f"demo/{stage}/metrics.csv").read_text().splitlines()[0].split(",")
+        assert {"update", "objective/kl", "objective/scores"} <= set(header)
