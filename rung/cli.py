@@ -90,7 +90,7 @@ def build_parser() -> Parser:
 
     rlhf = sub.add_parser("rlhf", help="RLHF at small scale: the whole pipeline (see docs/rlhf.md)")
     rlhf_sub = rlhf.add_subparsers(dest="rlhf_command", required=True, parser_class=Parser)
-    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-n, PPO and GRPO; print the table")
+    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-n, PPO, GRPO and RLOO; print the table")
     demo.add_argument("--run-dir", help="one run directory per stage under it (default runs/rlhf-demo-TIME)")
     demo.add_argument("--seed", type=int, default=0)
 

@@ -2,11 +2,12 @@
 
     DIR/base/          the pretrained policy (model.safetensors + model.json), summary: loss, grammatical
     DIR/reward_model/  summary: heldout_accuracy against gold labels
-    DIR/ppo/, DIR/grpo/  metrics.csv (TRL's names), summary: gold_before, gold_after, proxy_before,
-                       proxy_after, kl, grammatical, samples
+    DIR/ppo/, DIR/grpo/, DIR/rloo/  metrics.csv (TRL's names), samples.jsonl (a completion every 5
+                       updates), summary: gold_before, gold_after, proxy_before, proxy_after, kl,
+                       grammatical, samples
     DIR/best_of_16/    summary: gold, proxy, kl (closed form)
 
-`rung rlhf demo` runs it and prints the table base vs best-of-n vs PPO vs GRPO.
+`rung rlhf demo` runs it and prints the table base vs best-of-n vs PPO vs GRPO vs RLOO.
 """
 
 from __future__ import annotations
@@ -45,11 +46,17 @@ def load_model(directory: str | Path) -> tuple[GPT, WordTokenizer]:
     return model, WordTokenizer(tuple(meta["words"]))
 
 
-def write_metrics(directory: Path, rows: list[dict]) -> None:
+def write_metrics(directory: Path, rows: list[dict], sample_every: int = 5) -> None:
+    """metrics.csv (the numbers of every update) and samples.jsonl (a completion every
+    `sample_every` updates)."""
+    numbers = [{k: v for k, v in row.items() if k != "sample"} for row in rows]
     with open(directory / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(f, list(numbers[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(numbers)
+    with open(directory / "samples.jsonl", "w") as f:
+        for row in rows[::sample_every]:
+            f.write(json.dumps({"update": row["update"], "sample": row["sample"]}) + "\n")
 
 
 def policy_summary(before: dict, after: dict) -> dict:
@@ -98,12 +105,12 @@ def demo(run_dir: str | Path, seed: int = 0, say=print) -> list[dict]:
     rows.append({"policy": f"best-of-{BEST_OF}", "gold": summary["gold"], "proxy": summary["proxy"],
                  "kl": summary["kl"], "sample": best[0]})
 
-    for name in ("ppo", "grpo"):
+    for name in ("ppo", "grpo", "rloo"):
         say(f"{name.upper()} against the reward model …")
         if name == "ppo":
             policy, history = ppo.train(base, reward_model, tok, ppo.LMPPOConfig(seed=seed))
         else:
-            policy, history = critic_free.train(base, reward, tok, critic_free.GroupConfig(method="grpo", seed=seed))
+            policy, history = critic_free.train(base, reward, tok, critic_free.GroupConfig(method=name, seed=seed))
         after = ppo.evaluate_policy(policy, base, reward_model, tok)
         stage = create_run_dir(root / name)
         save_model(policy, tok, stage)

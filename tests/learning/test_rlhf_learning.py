@@ -78,12 +78,14 @@ def test_rlhf_demo_writes_a_run_directory_per_stage_and_prints_the_table(cli, tm
 
     proc = cli("rlhf", "demo", "--run-dir", tmp_path / "demo", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    for policy in ("base", "best-of-16", "PPO", "GRPO"):
+    for policy in ("base", "best-of-16", "PPO", "GRPO", "RLOO"):
         assert any(line.startswith(policy) for line in proc.stdout.splitlines()), proc.stdout
     assert json.loads((tmp_path / "demo/reward_model/summary.json").read_text())["heldout_accuracy"] >= 0.85
-    for stage in ("ppo", "grpo"):
+    for stage in ("ppo", "grpo", "rloo"):
         summary = json.loads((tmp_path / f"demo/{stage}/summary.json").read_text())
         assert {"gold_before", "gold_after", "proxy_before", "proxy_after", "kl"} <= summary.keys()
         assert summary["gold_after"] > summary["gold_before"] and summary["kl"] > 0
         header = (tmp_path / f"demo/{stage}/metrics.csv").read_text().splitlines()[0].split(",")
         assert {"update", "objective/kl", "objective/scores"} <= set(header)
+        samples = [json.loads(line) for line in (tmp_path / f"demo/{stage}/samples.jsonl").read_text().splitlines()]
+        assert [s["update"] for s in samples] == list(range(0, 40, 5)) and all(s["sample"] for s in samples)
