@@ -246,7 +246,8 @@ class RewardScaler:
             delta, total = batch.mean() - self.mean, self.count + len(batch)
             self.mean += delta * len(batch) / total
             # M2 = M2_a + M2_b + δ²·n_a·n_b / n
-            self.var = (self.var * self.count + batch.var() * len(batch) + delta ** 2 * self.count * len(batch) / total) / total
+            n = len(batch)
+            self.var = (self.var * self.count + batch.var() * n + delta ** 2 * self.count * n / total) / total
             self.count = total
         self.running_return[ended] = 0.0
         return np.clip(rewards / np.sqrt(self.var + 1e-8), -self.clip, self.clip).astype(np.float32)

@@ -15,8 +15,9 @@ and dicts of JSON values (counters). None entries are skipped (an optional part 
 RNG is always included.
 
 The resume contract: a run continued from the checkpoint saved at env step k is bit-identical to the
-same run continuing in its own process right after saving at k, because saving is a boundary in both:
-the environments restart their episodes there, reset with the seed `restart_seed(seed, k)`.
+same run continuing in its own process right after saving at k with its environments' episodes
+restarted there (reset with the seed `restart_seed(seed, k)`): environments are not saved. An
+uninterrupted run restarts its episodes at checkpoints only with `exact_resume` (rung.runs.Logger).
 """
 
 from __future__ import annotations

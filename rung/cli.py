@@ -15,6 +15,8 @@ TRAIN_EXAMPLES = """examples:
   rung train qlearning FrozenLake-v1 --env-kwargs is_slippery=False --steps 20000
   rung train sarsa CliffWalking-v1 --set epsilon=0.1 epsilon_final=0.1
   rung train qlearning my_envs.py:GridWorld --steps 50000
+  rung train ppo HalfCheetah-v5 --checkpoint-every 50000 --exact-resume
+  rung train --resume runs/ppo-HalfCheetah-v5-s0-20261125-010203-000000
 """
 
 

@@ -5,6 +5,8 @@
       metrics.csv     every logged scalar, one row per log point, against env steps (`step`)
       tb/             TensorBoard event files (`tensorboard --logdir runs`)
       agent.json      the trained agent's metadata, and its arrays in agent.safetensors (no pickle)
+      checkpoint.safetensors   the latest checkpoint (rung.checkpoint)
+      curve.png       the learning curve, with `rung train --plot`
       eval.json       the final evaluation; written last, so a run without it did not finish
 """
 
@@ -155,6 +157,7 @@ class Logger:
         self.exact_resume = exact_resume
         self.last_checkpoint, self.last_checkpoint_time = 0, time.monotonic()
         self.stop_requested = False
+        self.run_dir: Path | None = None
         self.rows: list[dict[str, float]] = []
         self.start = self.last_time = time.perf_counter()
         self.last_step = 0
@@ -185,10 +188,8 @@ class Logger:
             raise Interrupted(step, self.run_dir)
         return self.exact_resume
 
-    run_dir: Path | None = None
-
     def save(self, step: int, state: dict) -> None:
-        """In memory: a boundary without a file."""
+        """In memory: nothing is written."""
 
     def begin(self, state: dict) -> int:
         """Called by the algorithm once its state exists: the env step to start from. A fresh run starts

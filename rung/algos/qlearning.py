@@ -92,7 +92,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         if step % logger.every == 0 or step == steps:
             logger.log(step, {**episodes.pop(), "td_error": td_abs_sum / updates, "epsilon": epsilon, "lr": lr})
             td_abs_sum, updates = 0.0, 0
-            if logger.checkpoint(step, checkpointed):  # a boundary: new episodes from here
+            if logger.checkpoint(step, checkpointed):  # exact resume: new episodes from here
                 obs, _ = env.reset(seed=restart_seed(seed, step))
                 state = indexer(obs)
 

@@ -143,7 +143,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         if config.baseline:
             row["explained_variance"] = explained_variance(values[mask].detach().numpy(), returns[mask].numpy())
         logger.log(min(global_step, steps), row)
-        if logger.checkpoint(global_step, state):  # a boundary: the next episodes start from a fresh seed
+        if logger.checkpoint(global_step, state):  # exact resume: the next episodes start from its seed
             reset_seed = restart_seed(seed, global_step)
     env.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
