@@ -7,6 +7,7 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from rung.errors import RungError
 
@@ -17,6 +18,16 @@ TRAIN_EXAMPLES = """examples:
   rung train qlearning my_envs.py:GridWorld --steps 50000
   rung train ppo HalfCheetah-v5 --checkpoint-every 50000 --exact-resume
   rung train --resume runs/ppo-HalfCheetah-v5-s0-20261125-010203-000000
+"""
+
+RLHF_EXAMPLES = """stages, each a run directory with summary.json:
+  rung rlhf pretrain --run-dir runs/rl/base
+  rung rlhf reward --policy runs/rl/base --run-dir runs/rl/rm --label-noise 0.1
+  rung rlhf ppo --policy runs/rl/base --reward-model runs/rl/rm --run-dir runs/rl/ppo --set adaptive_kl=true
+  rung rlhf best-of-n --policy runs/rl/base --reward-model runs/rl/rm --n 64 --run-dir runs/rl/bon
+  rung rlhf pretrain --task arithmetic --run-dir runs/rl/adder
+  rung rlhf grpo --policy runs/rl/adder --run-dir runs/rl/adder-grpo --set updates=150 group_size=8 lr=1e-3
+  rung rlhf pretrain --model path/to/hf-model --run-dir runs/rl/sft     # any AutoModelForCausalLM ('rung[hf]')
 """
 
 
@@ -90,11 +101,40 @@ def build_parser() -> Parser:
     doctor.add_argument("--steps", type=int, default=2000, help="random steps to measure scales and speed (default 2000)")
     doctor.add_argument("--seed", type=int, default=0)
 
-    rlhf = sub.add_parser("rlhf", help="RLHF at small scale: the whole pipeline (see docs/rlhf.md)")
+    rlhf = sub.add_parser("rlhf", help="RLHF at small scale: one command per stage, or the whole pipeline "
+                                       "(see docs/rlhf.md)", epilog=RLHF_EXAMPLES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     rlhf_sub = rlhf.add_subparsers(dest="rlhf_command", required=True, parser_class=Parser)
-    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-n, PPO, GRPO and RLOO; print the table")
-    demo.add_argument("--run-dir", help="one run directory per stage under it (default runs/rlhf-demo-TIME)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-16, PPO, GRPO and RLOO; print the table")
+    stage = rlhf_sub.add_parser("pretrain", help="the base policy: a fresh GPT, or fine-tuning of a Hugging Face model")
+    stage.add_argument("--task", default="reviews", help="reviews (default) or arithmetic (a verifiable reward)")
+    stage.add_argument("--model", metavar="HF_DIR", help="a Hugging Face model directory (model and tokenizer) "
+                                                         "to fine-tune instead of a fresh GPT")
+    stage.add_argument("--steps", type=int, help="gradient steps (default 600 for reviews, 2000 for arithmetic)")
+    stage.add_argument("--lr", type=float, help="learning rate (default 3e-3 fresh, 1e-4 fine-tuning)")
+    stages = [demo, stage]
+    stage = rlhf_sub.add_parser("reward", help="preferences labelled by the gold judge, and the reward model")
+    stage.add_argument("--policy", required=True, metavar="DIR", help="the base policy's run directory")
+    stage.add_argument("--pairs", type=int, default=6000, help="training pairs (default 6000)")
+    stage.add_argument("--label-noise", type=float, default=0.0, help="fraction of labels flipped (default 0)")
+    stages.append(stage)
+    stage = rlhf_sub.add_parser("best-of-n", help="sample n, keep the reward model's favourite (no training)")
+    stage.add_argument("--policy", required=True, metavar="DIR")
+    stage.add_argument("--reward-model", required=True, metavar="DIR")
+    stage.add_argument("--n", type=int, default=16, help="samples per prompt (default 16)")
+    stages.append(stage)
+    for method, what in (("ppo", "PPO with a KL penalty and a value model"), ("grpo", "GRPO: group-relative "
+                         "advantages, k3 KL in the loss"), ("rloo", "RLOO: REINFORCE with a leave-one-out baseline")):
+        stage = rlhf_sub.add_parser(method, help=what)
+        stage.add_argument("--policy", required=True, metavar="DIR", help="the policy to start from (also π_ref)")
+        stage.add_argument("--reward-model", metavar="DIR", help="the reward model (reviews task; the arithmetic "
+                                                                 "task's reward is exact)")
+        stage.add_argument("--set", dest="overrides", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
+                           help="config fields, e.g. beta=0.1 adaptive_kl=true updates=80")
+        stages.append(stage)
+    for stage in stages:
+        stage.add_argument("--run-dir", help="where to write (default runs/rlhf-STAGE-sSEED-TIME)")
+        stage.add_argument("--seed", type=int, default=0)
 
     plot = sub.add_parser("plot", help="learning curves (return vs env steps) of one or more runs")
     plot.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
@@ -190,19 +230,46 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_rlhf(args) -> None:
-    import time as clock
-
-    from rung.rlhf.pipeline import demo
+    from rung.config import parse_assignments
+    from rung.rlhf import pipeline
     from rung.runs import default_run_dir
 
-    started = clock.perf_counter()
-    run_dir = args.run_dir or default_run_dir("rlhf", "demo", args.seed)
-    rows = demo(run_dir, args.seed, say=lambda text: print(text, flush=True))
-    print(f"\n{'policy':<12} {'gold':>7} {'proxy':>7} {'KL':>6}  sample")
-    for row in rows:
-        print(f"{row['policy']:<12} {row['gold']:>7.3f} {row['proxy']:>7.3f} {row['kl']:>6.2f}  {row['sample']}")
-    print(f"\nrun directories under {run_dir} ({clock.perf_counter() - started:.0f} s); gold = the judge's score on "
-          "held-out prompts, proxy = the reward model's")
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    started = time.perf_counter()
+    run_dir = args.run_dir or default_run_dir("rlhf", args.rlhf_command, args.seed)
+    if args.rlhf_command == "demo":
+        rows = pipeline.demo(run_dir, args.seed, say=say)
+        print(f"\n{'policy':<12} {'gold':>7} {'proxy':>7} {'KL':>6}  sample")
+        for row in rows:
+            print(f"{row['policy']:<12} {row['gold']:>7.3f} {row['proxy']:>7.3f} {row['kl']:>6.2f}  {row['sample']}")
+        print(f"\nrun directories under {run_dir} ({time.perf_counter() - started:.0f} s); gold = the judge's score "
+              "on held-out prompts, proxy = the reward model's")
+        return
+    if args.rlhf_command == "pretrain":
+        pipeline.pretrain_stage(run_dir, args.task, args.seed, args.steps, args.lr, args.model)
+    else:
+        policy, tokenizer = pipeline.load_model(args.policy)
+        reward_model_dir = getattr(args, "reward_model", None)
+        reward_model = pipeline.load_model(reward_model_dir)[0] if reward_model_dir else None
+        if args.rlhf_command == "reward":
+            pipeline.require_reviews(args.policy, "reward")
+            pipeline.reward_stage(run_dir, policy, tokenizer, args.seed, args.pairs, args.label_noise)
+        elif args.rlhf_command == "best-of-n":
+            pipeline.require_reviews(args.policy, "best-of-n")
+            pipeline.best_of_n_stage(run_dir, policy, tokenizer, reward_model, args.n, args.seed)
+        else:
+            pipeline.optimise_stage(run_dir, args.rlhf_command, policy, tokenizer, reward_model,
+                                    pipeline.task_of(args.policy), args.seed,
+                                    parse_assignments(args.overrides, "--set"), say=say)
+    summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    for key, value in summary.items():
+        if isinstance(value, float):
+            print(f"{key:<18} {value:.4g}")
+        elif isinstance(value, list) and value and isinstance(value[0], str):
+            print(f"{key:<18} {value[0]}")
+    print(f"run directory: {run_dir} ({time.perf_counter() - started:.0f} s)")
 
 
 def cmd_plot(args) -> None:

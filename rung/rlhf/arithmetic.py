@@ -12,6 +12,8 @@ import random
 
 import torch
 
+from rung.rlhf.pretrain import left_pad
+
 MAX_OPERAND = 9
 WORDS = tuple(str(i) for i in range(2 * MAX_OPERAND + 1)) + ("+", "=", ".")
 
@@ -31,10 +33,10 @@ def corpus(n: int, seed: int = 0, correct_fraction: float = 0.3) -> list[str]:
 
 
 def prompt_sampler(tokenizer):
-    """prompts(rng, n) -> ids [n, 5]: "<bos> a + b =" with random operands."""
+    """prompts(rng, n) -> ids [n, P]: "a + b =" with random operands, left-padded."""
     def sample(rng: random.Random, n: int) -> torch.Tensor:
-        return torch.tensor([tokenizer.encode(f"{rng.randint(0, MAX_OPERAND)} + {rng.randint(0, MAX_OPERAND)} =",
-                                              eos=False) for _ in range(n)])
+        return left_pad([tokenizer.encode(f"{rng.randint(0, MAX_OPERAND)} + {rng.randint(0, MAX_OPERAND)} =",
+                                          eos=False) for _ in range(n)], tokenizer.pad_id)
     return sample
 
 
@@ -46,3 +48,13 @@ def exact_reward(texts: list[str]) -> torch.Tensor:
                 and all(w.isdigit() for w in (words[0], words[2], words[4]))
                 and int(words[0]) + int(words[2]) == int(words[4]))
     return torch.tensor([float(correct(t)) for t in texts])
+
+
+@torch.no_grad()
+def accuracy(model, tokenizer, n: int = 500, seed: int = 99, max_new_tokens: int = 8) -> float:
+    """Exact-match accuracy on n fresh problems (the same ones for every model with the same seed)."""
+    from rung.rlhf.pretrain import generate
+
+    prompt_ids = prompt_sampler(tokenizer)(random.Random(seed), n)
+    ids = generate(model, tokenizer, prompt_ids, max_new_tokens, generator=torch.Generator().manual_seed(seed))
+    return float(exact_reward(tokenizer.decode_batch(ids)).mean())

@@ -18,7 +18,6 @@ import copy
 import math
 import random
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -26,13 +25,11 @@ from rung.algos.ppo import clipped_surrogate_loss
 from rung.algos.reinforce import policy_gradient_loss
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import GPT
-from rung.rlhf.ppo import TRAIN_NOUNS, kl_estimates, prompts, response_layout, token_logprobs
+from rung.rlhf.model import CausalLM
+from rung.rlhf.ppo import PromptSampler, kl_estimates, response_layout, review_prompts, token_logprobs
 from rung.rlhf.pretrain import generate
-from rung.rlhf.tokenizer import WordTokenizer
-
-Reward = Callable[[list[str]], torch.Tensor]
-
+from rung.rlhf.reward import Reward
+from rung.rlhf.tokenizer import Tokenizer
 
 @dataclass
 class GroupConfig:
@@ -63,24 +60,19 @@ def best_of_n_kl(n: int) -> float:
 
 
 @torch.no_grad()
-def best_of_n(policy: GPT, reward: Reward, tokenizer: WordTokenizer, prompt_ids: torch.Tensor, n: int,
+def best_of_n(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, prompt_ids: torch.Tensor, n: int,
               generator: torch.Generator | None = None, max_new_tokens: int = 16) -> list[str]:
     """For each prompt [P, L], the highest-reward text among n samples."""
     ids = generate(policy, tokenizer, prompt_ids.repeat_interleave(n, 0), max_new_tokens, generator=generator)
-    texts = [tokenizer.decode(row[1:]) for row in ids]
+    texts = tokenizer.decode_batch(ids)
     best = reward(texts).view(len(prompt_ids), n).argmax(1)
     return [texts[i * n + int(b)] for i, b in enumerate(best)]
 
 
-def review_prompts(tokenizer: WordTokenizer):
-    """prompts(rng, n) -> ids [n, L]: "the NOUN" with the training nouns."""
-    return lambda rng, n: prompts(TRAIN_NOUNS, n, rng, tokenizer)
-
-
-def train(policy: GPT, reward: Reward, tokenizer: WordTokenizer, config: GroupConfig,
-          prompt_sampler=None, log=None) -> tuple[GPT, list[dict]]:
+def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupConfig,
+          prompt_sampler: PromptSampler | None = None, judge: Reward | None = None, log=None) -> tuple[CausalLM, list[dict]]:
     """Optimise a copy of `policy` (the original is π_ref) with GRPO or RLOO. `prompt_sampler(rng, n)`
-    gives n prompts of equal length (default: the review prompts)."""
+    gives n left-padded prompts (default: the review prompts); `judge` is only logged (gold/mean)."""
     torch.manual_seed(config.seed)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     reference, policy = policy, copy.deepcopy(policy)
@@ -96,7 +88,7 @@ def train(policy: GPT, reward: Reward, tokenizer: WordTokenizer, config: GroupCo
             response, _ = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)      # [P·G, T−1]
             logp_old, _ = token_logprobs(policy, ids, mask)
             logp_ref, _ = token_logprobs(reference, ids, mask)
-            texts = [tokenizer.decode(row[1:]) for row in ids]
+            texts = tokenizer.decode_batch(ids)
             score = reward(texts)                                                           # [P·G]
             kl = (kl_estimates(logp_old, logp_ref)[0] * response).sum(1)                   # k1 per response
             total = score - config.beta * kl if config.method == "rloo" else score
@@ -116,6 +108,8 @@ def train(policy: GPT, reward: Reward, tokenizer: WordTokenizer, config: GroupCo
             flat.apply(loss, optimizer, 1.0, update)
         row = {"update": update, "objective/scores": float(score.mean()), "objective/kl": float(kl.mean()),
                "loss/kl_term": float(kl_term.detach()), "sample": texts[0]}
+        if judge is not None:
+            row["gold/mean"] = float(judge(texts).mean())
         history.append(row)
         if log is not None:
             log(row)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import torch
+
 from rung.errors import RungError
 from rung.rlhf.data import ADJECTIVES, is_grammatical
 
@@ -42,3 +44,8 @@ def gold_score(text: str) -> float:
     adjectives = [w for w in text.split() if w in ADJECTIVES]
     repeated = len(adjectives) - len(set(adjectives))
     return sentiment(text) - REPEAT_PENALTY * repeated
+
+
+def gold_scores(texts: list[str]) -> torch.Tensor:
+    """gold_score of each text [N], in the reward interface's shape (rung.rlhf.reward.Reward)."""
+    return torch.tensor([gold_score(t) for t in texts])

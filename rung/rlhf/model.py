@@ -6,11 +6,30 @@ Shapes: B batch, T tokens, D model width, H heads, V vocabulary.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+MODEL_JSON = "model.json"
+
+
+class CausalLM(Protocol):
+    """What rung.rlhf needs of a policy: GPT below, or a Hugging Face model (rung.rlhf.hf)."""
+    context: int                                   # longest sequence it can read
+
+    def __call__(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token logits [B, T, V] (a scalar head gives [B, T])."""
+
+    def with_scalar_head(self) -> "CausalLM":
+        """A copy of the transformer with a fresh scalar head: reward and value models."""
+
+    def save(self, directory: str | Path) -> None: ...
 
 
 @dataclass
@@ -21,6 +40,12 @@ class GPTConfig:
     n_heads: int = 4
     n_layers: int = 2
     dropout: float = 0.0
+
+
+def positions_from(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position of each token counted over real tokens only [B, T], so a left-padded prompt starts at
+    position 0 (padding gets 0; it is masked anyway)."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 class Block(nn.Module):
@@ -69,9 +94,14 @@ class GPT(nn.Module):
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
 
+    @property
+    def context(self) -> int:
+        return self.config.context
+
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         B, T = ids.shape
-        x = self.tokens(ids) + self.positions(torch.arange(T, device=ids.device))           # [B, T, D]
+        positions = torch.arange(T, device=ids.device) if attention_mask is None else positions_from(attention_mask)
+        x = self.tokens(ids) + self.positions(positions)                                    # [B, T, D]
         for block in self.blocks:
             x = block(x, attention_mask)
         x = self.ln(x)
@@ -79,5 +109,24 @@ class GPT(nn.Module):
             return self.scalar(x).squeeze(-1)                                                # [B, T]
         return x @ self.tokens.weight.T                                                      # [B, T, V]
 
-    def meta(self) -> dict:
-        return {"config": asdict(self.config), "head": self.head_kind}
+    def with_scalar_head(self) -> "GPT":
+        """A scalar-head GPT with this one's transformer weights (reward and value models start here)."""
+        model = GPT(self.config, head="scalar")
+        model.load_state_dict(self.state_dict(), strict=False)   # everything but the new scalar head
+        return model
+
+    def save(self, directory: str | Path) -> None:
+        """model.safetensors (the weights) and model.json (config and head)."""
+        from safetensors.torch import save_file
+
+        save_file(self.state_dict(), str(Path(directory) / "model.safetensors"))
+        (Path(directory) / MODEL_JSON).write_text(json.dumps({"config": asdict(self.config), "head": self.head_kind}))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "GPT":
+        from safetensors.torch import load_file
+
+        meta = json.loads((Path(directory) / MODEL_JSON).read_text())
+        model = cls(GPTConfig(**meta["config"]), head=meta["head"])
+        model.load_state_dict(load_file(str(Path(directory) / "model.safetensors")))
+        return model

@@ -1,13 +1,19 @@
-"""The whole RLHF pipeline as run directories, one per stage, each with a `summary.json`:
+"""The RLHF pipeline as stages, each writing a run directory with a `summary.json`; `rung rlhf STAGE`
+runs one, `rung rlhf demo` runs them all:
 
-    DIR/base/          the pretrained policy (model.safetensors + model.json), summary: loss, grammatical
-    DIR/reward_model/  summary: heldout_accuracy against gold labels
-    DIR/ppo/, DIR/grpo/, DIR/rloo/  metrics.csv (TRL's names), samples.jsonl (a completion every 5
-                       updates), summary: gold_before, gold_after, proxy_before, proxy_after, kl,
-                       grammatical, samples
-    DIR/best_of_16/    summary: gold, proxy, kl (closed form)
+    pretrain     the base policy (a fresh GPT, or supervised fine-tuning of a Hugging Face model):
+                 the model and tokenizer; summary: final_loss, grammatical (reviews) or accuracy
+    reward       preference pairs labelled by the gold judge (optional label noise) → reward model;
+                 summary: heldout_accuracy against gold labels
+    best-of-n    no training; summary: gold, proxy, kl (closed form)
+    ppo, grpo, rloo
+                 the policy, metrics.csv (TRL's names) and TensorBoard events (tb/) as it runs,
+                 samples.jsonl (a completion every 5 updates); summary: gold_before, gold_after,
+                 proxy_before, proxy_after, kl, grammatical, samples — or, on the verifiable
+                 arithmetic task (exact reward, no reward model), accuracy_before, accuracy_after, kl
 
-`rung rlhf demo` runs it and prints the table base vs best-of-n vs PPO vs GRPO vs RLOO.
+Models are saved as rung's GPT (model.json, model.safetensors, words.json) or in Hugging Face's
+layout (config.json, model.safetensors, tokenizer files); `load_model` reads either.
 """
 
 from __future__ import annotations
@@ -19,104 +25,210 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from rung.rlhf import critic_free, ppo
-from rung.rlhf.data import corpus
-from rung.rlhf.gold import gold_score
-from rung.rlhf.model import GPT, GPTConfig
+from rung.config import build
+from rung.errors import RungError
+from rung.rlhf import arithmetic, critic_free, ppo
+from rung.rlhf.data import corpus, is_grammatical
+from rung.rlhf.gold import gold_scores
+from rung.rlhf.model import MODEL_JSON, GPT, CausalLM, GPTConfig
 from rung.rlhf.pretrain import pretrain, sample
-from rung.rlhf.reward import pairwise_accuracy, preference_pairs, scores, train_reward_model
-from rung.rlhf.tokenizer import WordTokenizer
+from rung.rlhf.reward import model_reward, pairwise_accuracy, preference_pairs, train_reward_model
+from rung.rlhf.tokenizer import Tokenizer, WordTokenizer
 from rung.runs import create_run_dir, write_json
 
-BEST_OF = 16
+TASKS = ("reviews", "arithmetic")
+METHODS = ("ppo", "grpo", "rloo")
+SAMPLE_EVERY = 5
 
 
-def save_model(model: GPT, tokenizer: WordTokenizer, directory: Path) -> None:
-    save_file(model.state_dict(), str(directory / "model.safetensors"))
-    write_json(directory / "model.json", {**model.meta(), "words": tokenizer.vocab[4:]})
+def save_model(model: CausalLM, tokenizer: Tokenizer, directory: Path) -> None:
+    model.save(directory)
+    tokenizer.save(directory)
 
 
-def load_model(directory: str | Path) -> tuple[GPT, WordTokenizer]:
+def load_model(directory: str | Path) -> tuple[CausalLM, Tokenizer]:
     directory = Path(directory)
-    meta = json.loads((directory / "model.json").read_text())
-    model = GPT(GPTConfig(**meta["config"]), head=meta["head"])
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
-    return model, WordTokenizer(tuple(meta["words"]))
+    if (directory / MODEL_JSON).is_file():
+        return GPT.load(directory), WordTokenizer.load(directory)
+    if (directory / "config.json").is_file():
+        from rung.rlhf import hf
+
+        return hf.load(directory)
+    raise RungError(f"{directory} holds no model (model.json for rung's GPT, config.json for Hugging Face)")
 
 
-def write_metrics(directory: Path, rows: list[dict], sample_every: int = 5) -> None:
-    """metrics.csv (the numbers of every update) and samples.jsonl (a completion every
-    `sample_every` updates)."""
-    numbers = [{k: v for k, v in row.items() if k != "sample"} for row in rows]
-    with open(directory / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, list(numbers[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(numbers)
-    with open(directory / "samples.jsonl", "w") as f:
-        for row in rows[::sample_every]:
-            f.write(json.dumps({"update": row["update"], "sample": row["sample"]}) + "\n")
+def task_of(directory: str | Path) -> str:
+    """The task a stage directory was trained on (its summary.json says; `reviews` otherwise)."""
+    summary = Path(directory) / "summary.json"
+    return json.loads(summary.read_text()).get("task", "reviews") if summary.is_file() else "reviews"
 
 
-def policy_summary(before: dict, after: dict) -> dict:
-    return {"gold_before": before["gold"], "gold_after": after["gold"], "proxy_before": before["proxy"],
-            "proxy_after": after["proxy"], "kl": after["kl"], "grammatical": after["grammatical"],
-            "samples": after["samples"]}
+class StageLog:
+    """The per-update log of a policy-optimisation stage, written as it runs: metrics.csv, TensorBoard
+    events in tb/, and samples.jsonl (a completion every `sample_every` updates, also in TensorBoard)."""
+
+    def __init__(self, directory: Path, sample_every: int = SAMPLE_EVERY, say=None):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.directory, self.sample_every, self.say = directory, sample_every, say
+        self.tb = SummaryWriter(str(directory / "tb"))
+        self.columns: list[str] | None = None
+
+    def __call__(self, row: dict) -> None:
+        numbers = {k: v for k, v in row.items() if k != "sample"}
+        update = row["update"]
+        with open(self.directory / "metrics.csv", "a", newline="") as f:
+            writer = csv.DictWriter(f, self.columns or list(numbers), lineterminator="\n")
+            if self.columns is None:
+                self.columns = list(numbers)
+                writer.writeheader()
+            writer.writerow(numbers)
+        for key, value in numbers.items():
+            if key != "update":
+                self.tb.add_scalar(key, value, update)
+        if update % self.sample_every == 0:
+            with open(self.directory / "samples.jsonl", "a") as f:
+                f.write(json.dumps({"update": update, "sample": row["sample"]}) + "\n")
+            self.tb.add_text("sample", row["sample"], update)
+            if self.say:
+                self.say(f"  update {update:>4}  score {row['objective/scores']:+.3f}  KL {row['objective/kl']:.2f}  "
+                         f"{row['sample']}")
+
+    def close(self) -> None:
+        self.tb.close()
+
+
+def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, steps: int | None = None,
+                   lr: float | None = None, model_dir: str | Path | None = None) -> tuple[CausalLM, Tokenizer]:
+    """A fresh GPT trained on the task's corpus, or (`model_dir`) supervised fine-tuning of a Hugging
+    Face model on it (default lr 3e-3 fresh, 1e-4 fine-tuning)."""
+    if task not in TASKS:
+        raise RungError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+    directory = create_run_dir(run_dir)
+    torch.manual_seed(seed)
+    model, tokenizer = load_model(model_dir) if model_dir else (None, None)
+    if task == "reviews":
+        texts, tokenizer, config = corpus(5000, seed=seed), tokenizer or WordTokenizer(), None
+        steps = steps or 600
+    else:
+        texts, tokenizer = arithmetic.corpus(20000, seed=seed), tokenizer or WordTokenizer(arithmetic.WORDS)
+        config, steps = GPTConfig(vocab_size=len(tokenizer), context=16), steps or 2000
+    lr = lr or (1e-4 if model is not None else 3e-3)
+    model, losses = pretrain(texts, tokenizer, steps=steps, lr=lr, seed=seed, config=config, model=model)
+    save_model(model, tokenizer, directory)
+    summary = {"task": task, "steps": steps, "lr": lr, "final_loss": float(np.mean(losses[-50:]))}
+    if task == "reviews":
+        _, texts = sample(model, tokenizer, 200, generator=torch.Generator().manual_seed(seed))
+        summary["grammatical"] = float(np.mean([is_grammatical(t) for t in texts]))
+        summary["samples"] = texts[:4]
+    else:
+        summary["accuracy"] = arithmetic.accuracy(model, tokenizer)
+    write_json(directory / "summary.json", summary)
+    return model, tokenizer
+
+
+def require_reviews(policy_dir: str | Path, stage: str) -> None:
+    if task_of(policy_dir) != "reviews":
+        raise RungError(f"{stage} needs a reward model, and {policy_dir} is a {task_of(policy_dir)} policy "
+                        "(its reward is exact: use grpo, rloo or ppo without --reward-model)")
+
+
+def reward_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, seed: int = 0, pairs: int = 6000,
+                 label_noise: float = 0.0) -> CausalLM:
+    """Preference pairs of the policy's samples, labelled by the gold judge (a fraction `label_noise`
+    flipped), and the reward model trained on them; accuracy measured on 1,000 held-out clean pairs."""
+    directory = create_run_dir(run_dir)
+    train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
+    heldout = preference_pairs(policy, tokenizer, 1000, seed=seed + 2)
+    reward_model, losses = train_reward_model(policy, tokenizer, train_pairs, seed=seed)
+    save_model(reward_model, tokenizer, directory)
+    write_json(directory / "summary.json", {"task": "reviews", "heldout_accuracy": pairwise_accuracy(reward_model, tokenizer, heldout),
+                                            "pairs": pairs, "label_noise": label_noise,
+                                            "final_loss": float(np.mean(losses[-20:]))})
+    return reward_model
+
+
+def best_of_n_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, reward_model: CausalLM,
+                    n: int = 16, seed: int = 0, prompts: int = 128) -> dict:
+    directory = create_run_dir(run_dir)
+    reward = model_reward(reward_model, tokenizer)
+    prompt_ids = ppo.review_prompts(tokenizer, ppo.HELDOUT_NOUNS)(random.Random(seed + 3), prompts)
+    best = critic_free.best_of_n(policy, reward, tokenizer, prompt_ids, n, generator=torch.Generator().manual_seed(seed))
+    summary = {"task": "reviews", "n": n, "gold": float(gold_scores(best).mean()), "proxy": float(reward(best).mean()),
+               "kl": critic_free.best_of_n_kl(n), "grammatical": float(np.mean([is_grammatical(t) for t in best])),
+               "samples": best[:4]}
+    write_json(directory / "summary.json", summary)
+    return summary
+
+
+def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer: Tokenizer,
+                   reward_model: CausalLM | None = None, task: str = "reviews", seed: int = 0,
+                   overrides: dict | None = None, say=None) -> dict:
+    """PPO, GRPO or RLOO from `policy` (also the reference π_ref): against the reward model on the
+    reviews task, against the exact reward on the arithmetic task. `overrides` set fields of
+    LMPPOConfig or GroupConfig."""
+    if method not in METHODS:
+        raise RungError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
+    if (task == "reviews") != (reward_model is not None):
+        raise RungError("the reviews task is optimised against a reward model (--reward-model DIR); "
+                        "the arithmetic task against its exact reward (no reward model)")
+    overrides = {"seed": seed, **(overrides or {})}
+    directory = create_run_dir(run_dir)
+    if task == "reviews":
+        reward, judge, prompt_sampler = model_reward(reward_model, tokenizer), gold_scores, None
+    else:
+        reward = judge = arithmetic.exact_reward
+        prompt_sampler = arithmetic.prompt_sampler(tokenizer)
+        overrides = {"max_new_tokens": 8, **overrides}
+    log = StageLog(directory, say=say)
+    try:
+        if method == "ppo":
+            config = build(ppo.LMPPOConfig, overrides)
+            trained, _ = ppo.train(policy, reward, tokenizer, config, value_model=reward_model,
+                                   prompt_sampler=prompt_sampler, judge=judge, log=log)
+        else:
+            config = build(critic_free.GroupConfig, {"method": method, **overrides})
+            trained, _ = critic_free.train(policy, reward, tokenizer, config, prompt_sampler=prompt_sampler,
+                                           judge=judge, log=log)
+    finally:
+        log.close()
+    save_model(trained, tokenizer, directory)
+    if task == "reviews":
+        before = ppo.evaluate_policy(policy, policy, reward, tokenizer)
+        after = ppo.evaluate_policy(trained, policy, reward, tokenizer)
+        summary = {"gold_before": before["gold"], "gold_after": after["gold"], "proxy_before": before["proxy"],
+                   "proxy_after": after["proxy"], "kl": after["kl"], "grammatical": after["grammatical"],
+                   "samples_before": before["samples"], "samples": after["samples"]}
+    else:
+        prompt_ids = prompt_sampler(random.Random(99), 500)
+        _, kl = ppo.sample_with_kl(trained, policy, tokenizer, prompt_ids, 8, torch.Generator().manual_seed(99))
+        summary = {"accuracy_before": arithmetic.accuracy(policy, tokenizer),
+                   "accuracy_after": arithmetic.accuracy(trained, tokenizer), "kl": float(kl.mean())}
+    summary = {"task": task, "method": method, **summary, "config": vars(config)}
+    write_json(directory / "summary.json", summary)
+    return summary
 
 
 def demo(run_dir: str | Path, seed: int = 0, say=print) -> list[dict]:
-    """Every stage in order; returns the table's rows."""
+    """Every stage in order, one run directory each under `run_dir`; returns the table's rows: base,
+    best-of-16, PPO, GRPO and RLOO with gold and proxy scores on held-out prompts, KL and a sample."""
     root = create_run_dir(run_dir)
-    torch.manual_seed(seed)
-    tok = WordTokenizer()
-
     say("pretraining the base policy …")
-    base, losses = pretrain(corpus(5000, seed=seed), tok, steps=600, seed=seed)
-    stage = create_run_dir(root / "base")
-    save_model(base, tok, stage)
-    _, texts = sample(base, tok, 200, generator=torch.Generator().manual_seed(seed))
-    from rung.rlhf.data import is_grammatical
-
-    write_json(stage / "summary.json", {"final_loss": float(np.mean(losses[-50:])),
-                                        "grammatical": float(np.mean([is_grammatical(t) for t in texts]))})
-
+    base, tokenizer = pretrain_stage(root / "base", seed=seed)
     say("labelling preferences with the gold judge and training the reward model …")
-    pairs, heldout = preference_pairs(base, tok, 6000, seed=seed + 1), preference_pairs(base, tok, 1000, seed=seed + 2)
-    reward_model, rm_losses = train_reward_model(base, tok, pairs, seed=seed)
-    stage = create_run_dir(root / "reward_model")
-    save_model(reward_model, tok, stage)
-    write_json(stage / "summary.json", {"heldout_accuracy": pairwise_accuracy(reward_model, tok, heldout),
-                                        "pairs": len(pairs), "final_loss": float(np.mean(rm_losses[-20:]))})
-    reward = lambda texts: scores(reward_model, tok, texts).detach()  # noqa: E731
-
-    before = ppo.evaluate_policy(base, base, reward_model, tok)
+    reward_model = reward_stage(root / "reward_model", base, tokenizer, seed=seed)
+    before = ppo.evaluate_policy(base, base, model_reward(reward_model, tokenizer), tokenizer)
     rows = [{"policy": "base", "gold": before["gold"], "proxy": before["proxy"], "kl": 0.0,
              "sample": before["samples"][0]}]
-
-    say(f"best-of-{BEST_OF} …")
-    rng = random.Random(seed + 3)
-    prompt_ids = ppo.prompts(ppo.HELDOUT_NOUNS, 128, rng, tok)
-    best = critic_free.best_of_n(base, reward, tok, prompt_ids, BEST_OF, generator=torch.Generator().manual_seed(seed))
-    stage = create_run_dir(root / f"best_of_{BEST_OF}")
-    summary = {"gold": float(np.mean([gold_score(t) for t in best])), "proxy": float(reward(best).mean()),
-               "kl": critic_free.best_of_n_kl(BEST_OF), "samples": best[:4]}
-    write_json(stage / "summary.json", summary)
-    rows.append({"policy": f"best-of-{BEST_OF}", "gold": summary["gold"], "proxy": summary["proxy"],
-                 "kl": summary["kl"], "sample": best[0]})
-
-    for name in ("ppo", "grpo", "rloo"):
-        say(f"{name.upper()} against the reward model …")
-        if name == "ppo":
-            policy, history = ppo.train(base, reward_model, tok, ppo.LMPPOConfig(seed=seed))
-        else:
-            policy, history = critic_free.train(base, reward, tok, critic_free.GroupConfig(method=name, seed=seed))
-        after = ppo.evaluate_policy(policy, base, reward_model, tok)
-        stage = create_run_dir(root / name)
-        save_model(policy, tok, stage)
-        write_metrics(stage, history)
-        write_json(stage / "summary.json", policy_summary(before, after))
-        rows.append({"policy": name.upper(), "gold": after["gold"], "proxy": after["proxy"], "kl": after["kl"],
-                     "sample": after["samples"][0]})
+    say("best-of-16 …")
+    best = best_of_n_stage(root / "best_of_16", base, tokenizer, reward_model, 16, seed=seed)
+    rows.append({"policy": "best-of-16", "gold": best["gold"], "proxy": best["proxy"], "kl": best["kl"],
+                 "sample": best["samples"][0]})
+    for method in METHODS:
+        say(f"{method.upper()} against the reward model …")
+        summary = optimise_stage(root / method, method, base, tokenizer, reward_model, seed=seed)
+        rows.append({"policy": method.upper(), "gold": summary["gold_after"], "proxy": summary["proxy_after"],
+                     "kl": summary["kl"], "sample": summary["samples"][0]})
     write_json(root / "summary.json", {"table": rows})
     return rows

@@ -7,7 +7,7 @@ sequence's last token:
 
 Advantages by token-level GAE (rung.returns.gae, the same function as for control: <eos> is the
 terminal step), whitened over the response tokens; then rung.algos.ppo's clipped surrogate and
-clipped value loss, unchanged. A separate value model (a scalar-head GPT initialised from the reward
+clipped value loss, unchanged. A separate value model (a scalar-head copy of the reward
 model) gives V. β is fixed, or follows the adaptive controller (AdaptiveKL). Metrics use TRL's names.
 """
 
@@ -17,6 +17,7 @@ import copy
 import math
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -26,11 +27,11 @@ from rung.nets import FlatParameters
 from rung.optim import Adam
 from rung.returns import gae
 from rung.rlhf.data import NOUNS
-from rung.rlhf.gold import gold_score
-from rung.rlhf.model import GPT
-from rung.rlhf.pretrain import generate
-from rung.rlhf.reward import scores
-from rung.rlhf.tokenizer import WordTokenizer
+from rung.rlhf.gold import gold_scores
+from rung.rlhf.model import CausalLM
+from rung.rlhf.pretrain import generate, left_pad
+from rung.rlhf.reward import Reward
+from rung.rlhf.tokenizer import Tokenizer
 
 TRAIN_NOUNS, HELDOUT_NOUNS = NOUNS[:10], NOUNS[10:]   # prompts "the NOUN"; held-out prompts are never trained on
 
@@ -75,7 +76,7 @@ def kl_estimates(logp: torch.Tensor, logp_ref: torch.Tensor) -> tuple[torch.Tens
     return -log_ratio, log_ratio.exp() - 1 - log_ratio
 
 
-def token_logprobs(model: GPT, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def token_logprobs(model: CausalLM, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """log π(x_{t+1} | x_≤t) [N, T−1] and the entropy of π(·|x_≤t) [N, T−1]."""
     logits = model(ids[:, :-1], mask[:, :-1])                                                # [N, T−1, V]
     logp_all = logits.log_softmax(-1)
@@ -101,40 +102,57 @@ def whiten(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, (values - selected.mean()) / (selected.std() + 1e-8), torch.zeros_like(values))
 
 
-def prompts(nouns: tuple[str, ...], n: int, rng: random.Random, tokenizer: WordTokenizer) -> torch.Tensor:
-    return torch.tensor([tokenizer.encode(f"the {rng.choice(nouns)}", eos=False) for _ in range(n)])
+PromptSampler = Callable[[random.Random, int], torch.Tensor]   # (rng, n) → n prompts [n, P], left-padded
+
+
+def review_prompts(tokenizer: Tokenizer, nouns: tuple[str, ...] = TRAIN_NOUNS) -> PromptSampler:
+    """Prompts "the NOUN" (default: the training nouns; HELDOUT_NOUNS for evaluation)."""
+    def sample(rng: random.Random, n: int) -> torch.Tensor:
+        return left_pad([tokenizer.encode(f"the {rng.choice(nouns)}", eos=False) for _ in range(n)], tokenizer.pad_id)
+    return sample
 
 
 @torch.no_grad()
-def evaluate_policy(policy: GPT, reference: GPT, reward_model: GPT, tokenizer: WordTokenizer, n: int = 256,
-                    seed: int = 1234, max_new_tokens: int = 16) -> dict:
-    """On held-out prompts: mean gold and proxy (reward-model) scores, KL(π‖π_ref) per response (k1
-    summed over its tokens), the grammatical fraction, and a few sample texts."""
-    from rung.rlhf.data import is_grammatical
-
-    rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
-    prompt_ids = prompts(HELDOUT_NOUNS, n, rng, tokenizer)
+def sample_with_kl(policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, prompt_ids: torch.Tensor,
+                   max_new_tokens: int, generator: torch.Generator) -> tuple[list[str], torch.Tensor]:
+    """Completions of the prompts by `policy` (texts) and each one's KL(π‖π_ref): k1 summed over its
+    response tokens [N]; its mean estimates the KL per response."""
     ids = generate(policy, tokenizer, prompt_ids, max_new_tokens, generator=generator)
     mask = ids != tokenizer.pad_id
     response, _ = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)
     logp, _ = token_logprobs(policy, ids, mask)
     logp_ref, _ = token_logprobs(reference, ids, mask)
-    kl = ((logp - logp_ref) * response).sum(1)
-    texts = [tokenizer.decode(row[1:]) for row in ids]
-    gold = [gold_score(t) for t in texts]
-    return {"gold": float(np.mean(gold)), "gold_max": float(np.max(gold)), "proxy": float(scores(reward_model, tokenizer, texts).mean()),
+    return tokenizer.decode_batch(ids), ((logp - logp_ref) * response).sum(1)
+
+
+def evaluate_policy(policy: CausalLM, reference: CausalLM, reward: Reward, tokenizer: Tokenizer, n: int = 256,
+                    seed: int = 1234, max_new_tokens: int = 16) -> dict:
+    """On held-out review prompts: mean gold and proxy (reward-model) scores, KL(π‖π_ref) per
+    response, the grammatical fraction, and a few sample texts."""
+    from rung.rlhf.data import is_grammatical
+
+    prompt_ids = review_prompts(tokenizer, HELDOUT_NOUNS)(random.Random(seed), n)
+    texts, kl = sample_with_kl(policy, reference, tokenizer, prompt_ids, max_new_tokens,
+                               torch.Generator().manual_seed(seed))
+    gold = gold_scores(texts)
+    return {"gold": float(gold.mean()), "gold_max": float(gold.max()), "proxy": float(reward(texts).mean()),
             "kl": float(kl.mean()), "grammatical": float(np.mean([is_grammatical(t) for t in texts])),
             "samples": texts[:4]}
 
 
-def train(policy: GPT, reward_model: GPT, tokenizer: WordTokenizer, config: LMPPOConfig,
-          log=None) -> tuple[GPT, list[dict]]:
-    """Optimise a copy of `policy` against `reward_model`; the original stays the reference π_ref."""
+def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOConfig,
+          value_model: CausalLM | None = None, prompt_sampler: PromptSampler | None = None,
+          judge: Reward | None = None, log=None) -> tuple[CausalLM, list[dict]]:
+    """Optimise a copy of `policy` against `reward`; the original stays the reference π_ref. The value
+    model starts as a copy of `value_model` (the reward model, as in InstructGPT; default: the policy's
+    transformer with a fresh scalar head). `prompt_sampler` default: the review prompts. `judge` (the
+    gold judge, never optimised) is only logged, as gold/mean: proxy and gold side by side."""
     torch.manual_seed(config.seed)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     reference = policy
     policy = copy.deepcopy(reference)
-    value_model = copy.deepcopy(reward_model)
+    value_model = copy.deepcopy(value_model) if value_model is not None else reference.with_scalar_head()
+    prompt_sampler = prompt_sampler or review_prompts(tokenizer)
     policy_flat, value_flat = FlatParameters(policy), FlatParameters(value_model)
     policy_opt, value_opt = Adam(policy_flat.param, config.lr, eps=1e-5), Adam(value_flat.param, config.value_lr, eps=1e-5)
     controller = AdaptiveKL(config.beta, config.target_kl, config.horizon) if config.adaptive_kl else None
@@ -143,15 +161,15 @@ def train(policy: GPT, reward_model: GPT, tokenizer: WordTokenizer, config: LMPP
     for update in range(config.updates):
         # ROLLOUT: responses to training prompts, scored by the reward model
         with torch.no_grad():
-            prompt_ids = prompts(TRAIN_NOUNS, config.batch_size, rng, tokenizer)
+            prompt_ids = prompt_sampler(rng, config.batch_size)
             ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
             mask = ids != tokenizer.pad_id                                                  # [N, T]
             response, last = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)  # [N, T−1]
             logp_old, entropy = token_logprobs(policy, ids, mask)
             logp_ref, _ = token_logprobs(reference, ids, mask)
             values_old = value_model(ids[:, :-1], mask[:, :-1]) * response                 # [N, T−1]
-            texts = [tokenizer.decode(row[1:]) for row in ids]
-            score = scores(reward_model, tokenizer, texts)                                  # [N]
+            texts = tokenizer.decode_batch(ids)
+            score = reward(texts)                                                           # [N]
             k1, k3 = kl_estimates(logp_old, logp_ref)
             k1, k3 = k1 * response, k3 * response
             # r_t = −β·KL_t, plus the score at the last response token
@@ -191,7 +209,9 @@ def train(policy: GPT, reward_model: GPT, tokenizer: WordTokenizer, config: LMPP
                "policy/clipfrac_avg": float(np.mean([s["clipfrac"] for s in stats])),
                "val/ratio": float(np.mean([s["ratio"] for s in stats])),
                "loss/value_avg": float(np.mean([s["value_loss"] for s in stats])),
-               "gold/mean": float(np.mean([gold_score(t) for t in texts])), "beta": beta, "sample": texts[0]}
+               "beta": beta, "sample": texts[0]}
+        if judge is not None:
+            row["gold/mean"] = float(judge(texts).mean())
         history.append(row)
         if log is not None:
             log(row)

@@ -10,29 +10,38 @@ from the base policy's weights (its language knowledge), with a fresh scalar hea
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from rung.errors import RungError
 from rung.nets import FlatParameters
 from rung.optim import Adam
 from rung.rlhf.data import NOUNS
 from rung.rlhf.gold import gold_score
-from rung.rlhf.model import GPT
+from rung.rlhf.model import CausalLM
 from rung.rlhf.pretrain import pad, sample
-from rung.rlhf.tokenizer import WordTokenizer
+from rung.rlhf.tokenizer import Tokenizer
+
+Reward = Callable[[list[str]], torch.Tensor]   # texts → one score each [N]: a reward model, or an exact check
 
 
-def preference_pairs(policy: GPT, tokenizer: WordTokenizer, n_pairs: int, seed: int = 0,
+def preference_pairs(policy: CausalLM, tokenizer: Tokenizer, n_pairs: int, seed: int = 0,
                      label_noise: float = 0.0) -> list[tuple[str, str]]:
     """(chosen, rejected) pairs: two samples of the same prompt ("the NOUN"), the one with the higher
-    gold score chosen; ties are skipped; with probability `label_noise` a label is flipped."""
+    gold score chosen; ties are skipped; with probability `label_noise` a label is flipped. A policy
+    whose samples nearly all tie (all ungrammatical: −1 each) is an error, not an endless loop."""
     rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
-    pairs = []
+    pairs, tried = [], 0
     while len(pairs) < n_pairs:
+        if tried >= 100 and len(pairs) < tried // 20:
+            raise RungError(f"only {len(pairs)} of {tried} sample pairs differ in gold score (most samples are "
+                            "ungrammatical): pretrain the policy longer")
         prompt = f"the {rng.choice(NOUNS)}"
         _, texts = sample(policy, tokenizer, 32, prompt=prompt, generator=generator)
         for a, b in zip(texts[0::2], texts[1::2]):
+            tried += 1
             gold_a, gold_b = gold_score(a), gold_score(b)
             if gold_a == gold_b:
                 continue
@@ -43,11 +52,20 @@ def preference_pairs(policy: GPT, tokenizer: WordTokenizer, n_pairs: int, seed: 
     return pairs[:n_pairs]
 
 
-def scores(model: GPT, tokenizer: WordTokenizer, texts: list[str]) -> torch.Tensor:
+def scores(model: CausalLM, tokenizer: Tokenizer, texts: list[str]) -> torch.Tensor:
     """r(text) for each text [N]: the scalar head at the last real token."""
-    ids, mask = pad([tokenizer.encode(t) for t in texts], tokenizer.pad_id)                 # [N, T]
+    # a text longer than the model's context keeps its end: the score is read at <eos>
+    ids, mask = pad([tokenizer.encode(t)[-model.context:] for t in texts], tokenizer.pad_id)  # [N, T]
     values = model(ids, mask)                                                                # [N, T]
     return values.gather(1, (mask.sum(1) - 1)[:, None]).squeeze(1)                          # [N]
+
+
+def model_reward(reward_model: CausalLM, tokenizer: Tokenizer) -> Reward:
+    """The reward model as the reward every policy optimiser takes: texts → scores [N], no gradient."""
+    @torch.no_grad()
+    def reward(texts: list[str]) -> torch.Tensor:
+        return scores(reward_model, tokenizer, texts)
+    return reward
 
 
 def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
@@ -55,18 +73,10 @@ def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Te
     return -F.logsigmoid(chosen - rejected).mean()
 
 
-def reward_model_from(policy: GPT) -> GPT:
-    """A scalar-head GPT with the policy's transformer weights."""
-    model = GPT(policy.config, head="scalar")
-    state = {k: v for k, v in policy.state_dict().items()}
-    model.load_state_dict(state, strict=False)   # everything but the new scalar head
-    return model
-
-
-def train_reward_model(policy: GPT, tokenizer: WordTokenizer, pairs: list[tuple[str, str]], epochs: int = 6,
-                       batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> tuple[GPT, list[float]]:
+def train_reward_model(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], epochs: int = 6,
+                       batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> tuple[CausalLM, list[float]]:
     torch.manual_seed(seed)
-    model = reward_model_from(policy)
+    model = policy.with_scalar_head()
     flat = FlatParameters(model)
     optimizer = Adam(flat.param, lr=lr)
     rng, losses = random.Random(seed), []
@@ -82,7 +92,7 @@ def train_reward_model(policy: GPT, tokenizer: WordTokenizer, pairs: list[tuple[
 
 
 @torch.no_grad()
-def pairwise_accuracy(model: GPT, tokenizer: WordTokenizer, pairs: list[tuple[str, str]]) -> float:
+def pairwise_accuracy(model: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]]) -> float:
     """Fraction of pairs where r(chosen) > r(rejected)."""
     r = scores(model, tokenizer, [c for c, _ in pairs] + [r for _, r in pairs])
     return float((r[:len(pairs)] > r[len(pairs):]).float().mean())

@@ -83,6 +83,6 @@ def test_best_of_n_kl_closed_form_and_choice():
     from rung.rlhf.pretrain import generate
 
     all_ids = generate(policy, tok, prompt_ids.repeat_interleave(16, 0), 16, generator=again)
-    texts = [tok.decode(row[1:]) for row in all_ids]
+    texts = tok.decode_batch(all_ids)
     for i, text in enumerate(chosen):
         assert count_good([text])[0] == max(count_good(texts[i * 16:(i + 1) * 16]))

@@ -1,0 +1,38 @@
+"""`rung rlhf STAGE`: each stage is a run directory the next one reads; mistakes are one-line errors."""
+
+import json
+
+
+def test_verifiable_task_stages_pretrain_then_grpo_and_rloo(cli, tmp_path):
+    proc = cli("rlhf", "pretrain", "--task", "arithmetic", "--steps", "300", "--run-dir", tmp_path / "adder",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "adder/summary.json").read_text())["task"] == "arithmetic"
+    for method in ("grpo", "rloo"):
+        proc = cli("rlhf", method, "--policy", tmp_path / "adder", "--set", "updates=6", "group_size=4",
+                   "--run-dir", tmp_path / method, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads((tmp_path / method / "summary.json").read_text())
+        assert {"accuracy_before", "accuracy_after", "kl"} <= summary.keys()
+        assert summary["config"]["updates"] == 6 and summary["config"]["max_new_tokens"] == 8
+        rows = (tmp_path / method / "metrics.csv").read_text().splitlines()
+        assert len(rows) == 7 and "gold/mean" in rows[0]
+        assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / method / "tb").iterdir())
+        assert "accuracy_after" in proc.stdout
+
+
+def test_stage_mistakes_are_one_line_errors(cli, tmp_path):
+    proc = cli("rlhf", "pretrain", "--task", "arithmetic", "--steps", "5", "--run-dir", tmp_path / "adder",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cases = [
+        (("rlhf", "ppo", "--policy", tmp_path / "nowhere"), "holds no model"),
+        (("rlhf", "reward", "--policy", tmp_path / "adder"), "needs a reward model"),
+        (("rlhf", "grpo", "--policy", tmp_path / "adder", "--reward-model", tmp_path / "adder"), "exact reward"),
+        (("rlhf", "grpo", "--policy", tmp_path / "adder", "--set", "beta_typo=1"), "unknown config key"),
+        (("rlhf", "pretrain", "--task", "poetry"), "unknown task"),
+    ]
+    for args, message in cases:
+        proc = cli(*args, "--run-dir", tmp_path / "out", cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
