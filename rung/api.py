@@ -128,8 +128,11 @@ def resume(run_dir: str | Path, progress: bool = False):
     return run(settings, directory, progress, resume=True)
 
 
-def run(settings: RunSettings, directory: Path | None, progress: bool, resume: bool = False):
-    """Train (from scratch or from the run's checkpoint), evaluate, and write the results."""
+def run(settings: RunSettings, directory: Path | None, progress: bool, resume: bool = False,
+        logger: Logger | None = None):
+    """Train (from scratch or from the run's checkpoint), evaluate, and write the results. A `logger`
+    of the caller's (no run directory) sees every log point and the learner's state there: rung.lab
+    records Q-tables and policies through it."""
     module = get_algo(settings.algo)
     if settings.threads is not None:
         import torch
@@ -142,7 +145,7 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
         logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
                            checkpoint_minutes=settings.checkpoint_minutes, exact_resume=settings.exact_resume,
                            header=header, resume=resume)
-    else:
+    elif logger is None:
         logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume)
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)

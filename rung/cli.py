@@ -136,6 +136,14 @@ def build_parser() -> Parser:
         stage.add_argument("--run-dir", help="where to write (default runs/rlhf-STAGE-sSEED-TIME)")
         stage.add_argument("--seed", type=int, default=0)
 
+    from rung.lab import EXPERIMENTS   # a dict of names: imports nothing heavy
+
+    lab = sub.add_parser("lab", help="the seed's claims as experiments: plots, numbers, verdicts (docs/lab.md)")
+    lab.add_argument("name", metavar="NAME", help="experiment: " + ", ".join(EXPERIMENTS))
+    lab.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5)")
+    lab.add_argument("--quick", action="store_true", help="a small version (under a minute), as CI runs it")
+    lab.add_argument("--out", help="output directory (default runs/lab-NAME-TIME)")
+
     plot = sub.add_parser("plot", help="learning curves (return vs env steps) of one or more runs")
     plot.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
     plot.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
@@ -272,6 +280,17 @@ def cmd_rlhf(args) -> None:
     print(f"run directory: {run_dir} ({time.perf_counter() - started:.0f} s)")
 
 
+def cmd_lab(args) -> None:
+    from rung.lab import run_experiment
+    from rung.runs import default_run_dir
+
+    out = args.out or default_run_dir("lab", args.name, args.seeds)
+    result = run_experiment(args.name, out, args.seeds, args.quick)
+    for item in result["claims"]:
+        print(f"[{'holds' if item['holds'] else 'FAILS'}] {item['claim']}")
+    print(f"{out}: result.json, {', '.join(result['figures'])} ({result['seconds']:.0f} s)")
+
+
 def cmd_plot(args) -> None:
     from rung.plot import plot_runs
 
@@ -279,7 +298,7 @@ def cmd_plot(args) -> None:
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor,
-            "rlhf": cmd_rlhf}
+            "rlhf": cmd_rlhf, "lab": cmd_lab}
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
