@@ -17,6 +17,7 @@ from rung.errors import RungError
 EXPERIMENTS = {
     "bootstrapping": "Q-learning converges to Q* from any initial table; the Bellman operator is a γ-contraction",
     "discount": "a larger γ lets a distant reward win, and makes the policy gradient noisier",
+    "reward-hacking": "optimising a learned reward too hard: the proxy rises while the gold score peaks and falls",
     "cliff": "off-policy Q-learning learns the optimal path but earns less while exploring than on-policy SARSA",
 }
 
