@@ -144,6 +144,11 @@ def build_parser() -> Parser:
     lab.add_argument("--quick", action="store_true", help="a small version (under a minute), as CI runs it")
     lab.add_argument("--out", help="output directory (default runs/lab-NAME-TIME)")
 
+    report = sub.add_parser("report", help="one self-contained HTML page for runs, lab results and RLHF stages")
+    report.add_argument("paths", metavar="PATH", nargs="+", help="run directories, lab outputs, RLHF stage directories")
+    report.add_argument("--out", required=True, metavar="FILE.html")
+    report.add_argument("--title", default="rung report")
+
     plot = sub.add_parser("plot", help="learning curves (return vs env steps) of one or more runs")
     plot.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
     plot.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
@@ -291,6 +296,12 @@ def cmd_lab(args) -> None:
     print(f"{out}: result.json, {', '.join(result['figures'])} ({result['seconds']:.0f} s)")
 
 
+def cmd_report(args) -> None:
+    from rung.report import build_report
+
+    print(build_report(args.paths, args.out, args.title))
+
+
 def cmd_plot(args) -> None:
     from rung.plot import plot_runs
 
@@ -298,7 +309,7 @@ def cmd_plot(args) -> None:
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor,
-            "rlhf": cmd_rlhf, "lab": cmd_lab}
+            "rlhf": cmd_rlhf, "lab": cmd_lab, "report": cmd_report}
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -68,3 +68,36 @@ def exact_returns(agent, env_kwargs: dict) -> dict:
         horizon = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else STEP_CAP
         return {"exact_return": value_iteration.policy_return(model, agent.greedy_policy(), horizon),
                 "optimal_return": value_iteration.finite_horizon_optimum(model, horizon)}
+
+
+def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) -> bytes | None:
+    """One greedy episode of `agent` as an animated GIF (every other frame, `width` pixels wide), or
+    None when its env cannot render RGB frames."""
+    import io
+    import os
+
+    from PIL import Image
+
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # pygame's renderers need no sound, and no sound device here
+    try:
+        env = make_env(agent.env_id, agent.env_kwargs, render_mode="rgb_array")
+    except Exception:  # an env that takes no render_mode
+        return None
+    frames = []
+    try:
+        obs, _ = env.reset(seed=seed)
+        for step in range(2 * max_frames):
+            if step % 2 == 0:
+                frame = env.render()
+                if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+                    return None
+                image = Image.fromarray(frame)
+                frames.append(image.resize((width, max(1, round(image.height * width / image.width)))))
+            obs, _, terminated, truncated, _ = env.step(agent.act(obs))
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=66, loop=0)
+    return buffer.getvalue()
