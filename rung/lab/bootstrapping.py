@@ -119,11 +119,14 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
             mid, low, high = curve_band(np.array(curves[kind][key]))
             ax.plot(logged_steps, mid, label=kind)
             ax.fill_between(logged_steps, low, high, alpha=0.2)
-    axes[0].semilogy(vi_distance["inverted"][0] * GAMMA ** np.arange(sweeps + 1), "k--", lw=0.8, label="γ^k bound")
+    axes[0].semilogy(vi_distance["inverted"][0] * GAMMA ** np.arange(sweeps + 1), "k--", lw=0.8,
+                 label="γ^k · ‖Q_0 − Q*‖∞, inverted start")
     axes[0].set(title="value iteration: ‖Q_k − Q*‖∞", xlabel="sweep k")
     axes[1].set(title="Q-learning: ‖Q − Q*‖∞ (IQM, IQR band)", xlabel="env steps", yscale="log")
     axes[2].axhline(optimal_success, color="k", ls="--", lw=0.8, label="optimal")
     axes[2].set(title="greedy success probability (exact)", xlabel="env steps", ylim=(0, 1))
     for ax in axes:
         ax.legend(fontsize=7)
+    for ax in axes[1:]:
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     return numbers, claims, [save_figure(fig, out, "bootstrapping.png")]
