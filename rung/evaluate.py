@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -72,7 +73,7 @@ def exact_returns(agent, env_kwargs: dict) -> dict:
 
 def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) -> bytes | None:
     """One greedy episode of `agent` as an animated GIF (every other frame, `width` pixels wide), or
-    None when its env cannot render RGB frames."""
+    None when its env cannot render RGB frames (or its renderer, e.g. pygame, is not installed)."""
     import io
     import os
 
@@ -88,7 +89,10 @@ def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) ->
         obs, _ = env.reset(seed=seed)
         for step in range(2 * max_frames):
             if step % 2 == 0:
-                frame = env.render()
+                try:
+                    frame = env.render()
+                except gym.error.DependencyNotInstalled:
+                    return None
                 if not isinstance(frame, np.ndarray) or frame.ndim != 3:
                     return None
                 image = Image.fromarray(frame)

@@ -66,3 +66,19 @@ def test_report_of_something_else_is_a_one_line_error(cli, tmp_path):
     (tmp_path / "empty").mkdir()
     proc = cli("report", tmp_path / "empty", "--out", tmp_path / "r.html", cwd=tmp_path)
     assert proc.returncode == 2 and "neither a run directory" in proc.stderr
+
+
+def test_gif_of_an_agent_and_none_without_its_renderer(monkeypatch):
+    import gymnasium as gym
+    from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv
+
+    import rung
+    from rung.evaluate import record_gif
+
+    agent = rung.train("qlearning", "FrozenLake-v1", steps=200, eval_episodes=1)
+    assert record_gif(agent)[:6] == b"GIF89a"
+
+    def missing(self):
+        raise gym.error.DependencyNotInstalled("pygame is not installed")
+    monkeypatch.setattr(FrozenLakeEnv, "render", missing)
+    assert record_gif(agent) is None
