@@ -144,6 +144,19 @@ def build_parser() -> Parser:
     lab.add_argument("--quick", action="store_true", help="a small version (under a minute), as CI runs it")
     lab.add_argument("--out", help="output directory (default runs/lab-NAME-TIME)")
 
+    sweep = sub.add_parser("sweep", help="hyper-parameters × seeds on Ray Tune; exports the best as a preset file")
+    sweep.add_argument("algo", metavar="ALGO")
+    sweep.add_argument("env_id", metavar="ENV_ID")
+    sweep.add_argument("--grid", nargs="+", action="extend", metavar="KEY=V1,V2", default=[], required=True,
+                       help="values to try per config key, e.g. lr=1e-3,3e-4")
+    sweep.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
+    sweep.add_argument("--steps", type=int, help="env steps per trial (default: the preset's)")
+    sweep.add_argument("--preset", help="preset the swept keys override (default: `default`)")
+    sweep.add_argument("--search", default="grid", help="grid (default), random or optuna")
+    sweep.add_argument("--samples", type=int, default=4, help="configurations drawn by random / optuna (default 4)")
+    sweep.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
+    sweep.add_argument("--run-dir", help="where to write (default runs/sweep-ALGO-ENV-TIME)")
+
     report = sub.add_parser("report", help="one self-contained HTML page for runs, lab results and RLHF stages")
     report.add_argument("paths", metavar="PATH", nargs="+", help="run directories, lab outputs, RLHF stage directories")
     report.add_argument("--out", required=True, metavar="FILE.html")
@@ -296,6 +309,21 @@ def cmd_lab(args) -> None:
     print(f"{out}: result.json, {', '.join(result['figures'])} ({result['seconds']:.0f} s)")
 
 
+def cmd_sweep(args) -> None:
+    from rung.runs import default_run_dir
+    from rung.sweep import parse_grid, sweep
+
+    run_dir = args.run_dir or default_run_dir("sweep", f"{args.algo}-{args.env_id}", args.seeds)
+    summary = sweep(args.algo, args.env_id, parse_grid(args.grid), args.seeds, args.steps, run_dir, args.search,
+                    args.samples, args.preset, args.address)
+    print((Path(run_dir) / "table.md").read_text(), end="")
+    score = summary["score"]
+    print(f"best: {summary['best']} (eval IQM {score['iqm']:.1f}, 95 % CI [{score['low']:.1f}, {score['high']:.1f}])")
+    print(f"reproduce: rung train {args.algo} {args.env_id} --preset {summary['preset_file']} "
+          f"--seed {summary['best_trial']['seed']}")
+    print(f"{run_dir}: summary.json, trials.csv, table.md, sweep.png, trials/")
+
+
 def cmd_report(args) -> None:
     from rung.report import build_report
 
@@ -309,7 +337,7 @@ def cmd_plot(args) -> None:
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor,
-            "rlhf": cmd_rlhf, "lab": cmd_lab, "report": cmd_report}
+            "rlhf": cmd_rlhf, "lab": cmd_lab, "report": cmd_report, "sweep": cmd_sweep}
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -25,7 +25,11 @@ def all_presets(algo: str) -> dict[str, dict[str, dict]]:
 
 
 def get_preset(algo: str, env_id: str, name: str | None) -> dict:
-    """The named preset's values; with name None, the env's `default` preset or {} if it has none."""
+    """The named preset's values; with name None, the env's `default` preset or {} if it has none. A
+    name ending in .yaml or .yml is a preset file: one flat mapping of the same keys (`rung sweep`
+    exports its best configuration as one)."""
+    if name is not None and name.endswith((".yaml", ".yml")):
+        return preset_file(name)
     by_name = all_presets(algo).get(env_id, {})
     if name is None:
         return dict(by_name.get("default", {}))
@@ -33,3 +37,15 @@ def get_preset(algo: str, env_id: str, name: str | None) -> dict:
         known = ", ".join(by_name) or "none"
         raise RungError(f"no preset {name!r} for {algo} on {env_id} (presets there: {known})")
     return dict(by_name[name])
+
+
+def preset_file(path: str) -> dict:
+    try:
+        values = yaml.safe_load(open(path).read())
+    except OSError as exc:
+        raise RungError(f"cannot read preset file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise RungError(f"preset file {path} is not valid YAML ({type(exc).__name__})") from None
+    if not isinstance(values, dict):
+        raise RungError(f"preset file {path} must hold one mapping of config keys to values")
+    return values
