@@ -51,10 +51,11 @@ def run_trial(config: dict) -> None:
     settings = config["_sweep"]
     overrides = {k: v for k, v in config.items() if not k.startswith("_") and k != "seed"}
     name = trial_name(overrides, sorted(overrides))
+    # random and Optuna search may draw one configuration and seed twice: the trial id keeps the directories apart
+    run_dir = Path(settings["dir"]) / "trials" / f"{name}-s{config['seed']}-{tune.get_context().get_trial_id()}"
     agent = rung.train(settings["algo"], settings["env_id"], steps=settings["steps"], seed=config["seed"],
-                       preset=settings["preset"], config=overrides, run_dir=Path(settings["dir"]) / "trials"
-                       / f"{name}-s{config['seed']}", eval_episodes=settings["eval_episodes"], threads=1,
-                       checkpoint_minutes=None)
+                       preset=settings["preset"], config=overrides, run_dir=run_dir,
+                       eval_episodes=settings["eval_episodes"], threads=1, checkpoint_minutes=None)
     tune.report({"eval": agent.eval["mean_return"], "run_dir": str(agent.run_dir)})
 
 
