@@ -138,7 +138,9 @@ def build_parser() -> Parser:
 
     from rung.lab import EXPERIMENTS   # a dict of names: imports nothing heavy
 
-    lab = sub.add_parser("lab", help="the seed's claims as experiments: plots, numbers, verdicts (docs/lab.md)")
+    lab = sub.add_parser("lab", help="the seed's claims as experiments: plots, numbers, verdicts (docs/lab.md)",
+                         epilog="experiments:\n" + "\n".join(f"  {k:<15} {v}" for k, v in EXPERIMENTS.items()),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     lab.add_argument("name", metavar="NAME", help="experiment: " + ", ".join(EXPERIMENTS))
     lab.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5)")
     lab.add_argument("--quick", action="store_true", help="a small version (under a minute), as CI runs it")

@@ -16,12 +16,12 @@ from rung.errors import RungError
 
 EXPERIMENTS = {
     "bootstrapping": "Q-learning converges to Q* from any initial table; the Bellman operator is a γ-contraction",
-    "discount": "a larger γ lets a distant reward win, and makes the policy gradient noisier",
-    "reward-hacking": "optimising a learned reward too hard: the proxy rises while the gold score peaks and falls",
-    "stability": "PPO's clipped ratio keeps large learning rates from collapsing training; A2C and unclipped PPO collapse",
-    "variance": "a baseline or the GAE advantage cuts the policy-gradient variance without turning its direction",
-    "ladder": "DQN, REINFORCE, A2C and PPO on CartPole with one budget: return vs env steps and vs wall time",
     "cliff": "off-policy Q-learning learns the optimal path but earns less while exploring than on-policy SARSA",
+    "variance": "a baseline or the GAE advantage cuts the policy-gradient variance without turning its direction",
+    "stability": "PPO's clipped ratio keeps large learning rates from collapsing training; A2C and unclipped PPO collapse",
+    "discount": "a larger γ lets a distant reward win, and makes the policy gradient noisier",
+    "ladder": "DQN, REINFORCE, A2C and PPO on CartPole with one budget: return vs env steps and vs wall time",
+    "reward-hacking": "optimising a learned reward too hard: the proxy rises while the gold score peaks and falls",
 }
 
 
