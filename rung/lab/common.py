@@ -10,7 +10,6 @@ than the mean and less wasteful than the median.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -78,13 +77,6 @@ def to_json(value):
     return value
 
 
-def iqm(values) -> float:
-    """Interquartile mean: the mean of the middle 50 % (scipy's trim_mean at 25 %)."""
-    from scipy.stats import trim_mean
-
-    return float(trim_mean(np.asarray(values, dtype=float), 0.25))
-
-
 def iqm_ci(values, reps: int = 2000, seed: int = 0) -> dict:
     """IQM over runs [n] and its 95 % bootstrap interval (rliable's stratified bootstrap)."""
     try:
@@ -114,10 +106,6 @@ def write_result(out: Path, name: str, seeds: int, quick: bool, numbers: dict, c
               "figures": figures, "claims": claims, "numbers": to_json(numbers)}
     write_json(out / RESULT_FILE, result)
     return result
-
-
-def read_result(out: Path) -> dict:
-    return json.loads((out / RESULT_FILE).read_text())
 
 
 def figure(rows: int = 1, cols: int = 2, width: float = 5.0, height: float = 3.6):
