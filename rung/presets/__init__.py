@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import yaml
 
@@ -40,8 +41,9 @@ def get_preset(algo: str, env_id: str, name: str | None) -> dict:
 
 
 def preset_file(path: str) -> dict:
+    """A preset file's values (`rung train --preset FILE.yaml`)."""
     try:
-        values = yaml.safe_load(open(path).read())
+        values = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise RungError(f"cannot read preset file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -1,5 +1,5 @@
-"""The base policy: the tiny GPT (or a Hugging Face model) trained by next-token prediction on the generated corpus, and
-sampling from it (with <eos> ending each sequence)."""
+"""The base policy: the tiny GPT (or a Hugging Face model) trained by next-token prediction on the
+generated corpus, and sampling from it (with <eos> ending each sequence)."""
 
 from __future__ import annotations
 
