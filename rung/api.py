@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rung import config as cfg
-from rung.algos import algos_supporting, get_algo
+from rung.algos import ALGOS, algos_supporting, get_algo
 from rung.algos.dqn import QAgent
 from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
@@ -46,12 +46,15 @@ class RunSettings:
     checkpoint_minutes: float | None
     exact_resume: bool
     config: object
+    workers: int | None = None    # Ray rollout workers (rung.distributed); None: collect in this process
+    address: str | None = None    # the Ray cluster of the workers; None: a local instance
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
             overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100,
             threads: int | None = None, checkpoint_every: int | None = None,
-            checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False) -> RunSettings:
+            checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False,
+            workers: int | None = None, address: str | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
@@ -66,23 +69,28 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError(f"seed must be a non-negative integer, got {seed!r}")
     if eval_episodes <= 0:
         raise RungError(f"eval episodes must be positive, got {eval_episodes!r}")
-    for name, value in (("threads", threads), ("checkpoint_every", checkpoint_every)):
+    for name, value in (("threads", threads), ("checkpoint_every", checkpoint_every), ("workers", workers)):
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise RungError(f"{name} must be a positive integer, got {value!r}")
     if checkpoint_minutes is not None and not checkpoint_minutes > 0:
         raise RungError(f"checkpoint minutes must be positive, got {checkpoint_minutes!r}")
+    if workers is not None and not module.ROLLOUT_WORKERS:
+        can = ", ".join(name for name, other in ALGOS.items() if other.ROLLOUT_WORKERS)
+        raise RungError(f"{algo} has no rollout workers; --workers is for {can}")
+    if address is not None and workers is None:
+        raise RungError("--address names the Ray cluster of the rollout workers: give --workers N too")
     config = cfg.build(module.Config, values)
     for message in module.check(config, steps):
         warnings.warn(message, RungWarning, stacklevel=3)
     return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes,
-                       checkpoint_every, checkpoint_minutes, bool(exact_resume), config)
+                       checkpoint_every, checkpoint_minutes, bool(exact_resume), config, workers, address)
 
 
 def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
           config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
-          exact_resume: bool = False):
+          exact_resume: bool = False, workers: int | None = None, address: str | None = None):
     """Train `algo` on `env_id`, evaluate it, and return the agent.
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
@@ -90,9 +98,11 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
     `threads` sets torch's thread count for the process (default: the preset's, else torch's own
     choice). Checkpoints: every `checkpoint_every` env steps (default: a tenth of the budget) and every
     `checkpoint_minutes`; `exact_resume` makes each checkpoint restart the envs' episodes so that a
-    resumed run is bit-identical to an uninterrupted one (rung.runs.Logger)."""
+    resumed run is bit-identical to an uninterrupted one (rung.runs.Logger). `workers` Ray actors
+    step the envs of REINFORCE, A2C and PPO (rung.distributed), on the Ray cluster at `address` or a
+    local instance."""
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
-                       checkpoint_every, checkpoint_minutes, exact_resume)
+                       checkpoint_every, checkpoint_minutes, exact_resume, workers, address)
     module = get_algo(algo)
     with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
         reason = module.supports(env)
@@ -119,7 +129,8 @@ def resume(run_dir: str | Path, progress: bool = False):
     try:
         record = json.loads((directory / CONFIG_FILE).read_text())
         module = get_algo(record["algo"])
-        settings = RunSettings(**{**{k: record[k] for k in RunSettings.__dataclass_fields__ if k != "config"},
+        settings = RunSettings(**{**{k: record[k] for k in RunSettings.__dataclass_fields__
+                                     if k != "config" and k in record},   # runs from before a field existed
                                   "config": cfg.build(module.Config, record["config"])})
     except RungError:
         raise
@@ -150,8 +161,8 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
         with np.errstate(over="ignore", invalid="ignore"):
-            agent = module.train(EnvMaker(settings.env_id, settings.env_kwargs), settings.config, settings.steps,
-                                 settings.seed, logger)
+            envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address)
+            agent = module.train(envs, settings.config, settings.steps, settings.seed, logger)
         logger.finish()
     finally:
         logger.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 import warnings
@@ -76,6 +77,10 @@ def build_parser() -> Parser:
     train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
     train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else one per core)")
+    train.add_argument("--workers", type=int, metavar="N",
+                       help="REINFORCE, A2C, PPO: N Ray actors step the envs, the learner updates (needs rung[ray])")
+    train.add_argument("--address", metavar="HOST:PORT",
+                       help="the Ray cluster for --workers (default: start a local instance)")
     train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                        help="env steps between checkpoints (default: a tenth of the budget)")
     train.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
@@ -177,7 +182,8 @@ def cmd_train(args) -> None:
 
     started = time.perf_counter()
     if args.resume:
-        given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every")
+        given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every",
+                             "workers", "address")
                  if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs", "exact_resume")
                                                      if getattr(args, a)]
         if given:
@@ -191,7 +197,8 @@ def cmd_train(args) -> None:
                            env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
                            run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
                            threads=args.threads, checkpoint_every=args.checkpoint_every,
-                           checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume)
+                           checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume,
+                           workers=args.workers, address=args.address)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo
@@ -352,8 +359,22 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+class LogWarnings(logging.Handler):
+    """What rung logs at WARNING or above (e.g. a rollout worker replaced) as `rung: warning: …` lines
+    on the current stderr; a run's log.txt also keeps the INFO lines (rung.runs.RunLogger)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"rung: warning: {one_line(record.getMessage())}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = show_warning
+    logger = logging.getLogger("rung")
+    if not any(isinstance(handler, LogWarnings) for handler in logger.handlers):
+        logger.addHandler(LogWarnings())
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0

@@ -55,6 +55,14 @@ def load_env_class(env_id: str) -> type:
     return cls
 
 
+def absolute_env_id(env_id: str) -> str:
+    """`file.py:Class` with an absolute path, for processes that run elsewhere (Ray trials and workers)."""
+    if ".py:" not in env_id:
+        return env_id
+    path, _, cls = env_id.rpartition(":")
+    return f"{Path(path).resolve()}:{cls}"
+
+
 def suggest_ids(env_id: str, n: int = 3) -> list[str]:
     """Registered ids closest to a mistyped one (e.g. 'Taxi-v3' -> ['Taxi-v4'])."""
     return difflib.get_close_matches(env_id, list(gym.registry), n=n, cutoff=0.6)
@@ -126,9 +134,13 @@ def describe_space(space: spaces.Space) -> str:
 
 @dataclass
 class EnvMaker:
-    """What an algorithm gets: it makes the single env or the vector env it needs."""
+    """What an algorithm gets: it makes the single env or the vector env it needs, or, for the on-policy
+    learners, the collector of their experience: in this process, or on `workers` Ray actors
+    (rung.distributed; `address` names an existing Ray cluster, None starts a local one)."""
     env_id: str
     env_kwargs: dict
+    workers: int | None = None
+    address: str | None = None
 
     def single(self) -> gym.Env:
         """One env that reports `info['episode']` when an episode ends, guarded (see `Guarded`)."""
@@ -136,6 +148,28 @@ class EnvMaker:
 
     def vector(self, n_envs: int, backend: str = "auto") -> "VecEnv":
         return make_vec_env(self.env_id, n_envs, self.env_kwargs, backend)
+
+    def rollouts(self, n_envs: int, backend: str, n_steps: int, gamma: float, normalize_obs: bool,
+                 normalize_reward: bool, seed: int):
+        """A2C's and PPO's collector (rung.collection.Rollouts)."""
+        if self.workers:
+            from rung.distributed import RemoteRollouts, WorkerPool
+
+            return RemoteRollouts(WorkerPool(self, n_envs, backend), n_steps, gamma, normalize_obs,
+                                  normalize_reward, seed)
+        from rung.collection import Rollouts
+
+        return Rollouts(self.vector(n_envs, backend), n_steps, gamma, normalize_obs, normalize_reward, seed)
+
+    def episodes(self, n_envs: int, backend: str, episodes_per_env: int):
+        """REINFORCE's collector (rung.collection.Episodes)."""
+        if self.workers:
+            from rung.distributed import RemoteEpisodes, WorkerPool
+
+            return RemoteEpisodes(WorkerPool(self, n_envs, backend), episodes_per_env)
+        from rung.collection import Episodes
+
+        return Episodes(self.vector(n_envs, backend), episodes_per_env)
 
 
 BACKENDS = ("auto", "native", "sync", "async", "envpool")

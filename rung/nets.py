@@ -222,7 +222,7 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
     Why: acting for 8 envs through torch modules and distributions costs ≈ 400 µs a step here, the
     same arithmetic in NumPy ≈ 60 µs, and acting is half of an on-policy run. The arrays are views of
     the network's current weights (and observation statistics), so build a sampler per rollout. Only
-    the sampling lives here: log π and V are computed by the torch network (rung.buffers.Rollouts.collect).
+    the sampling lives here: log π and V are computed by the torch network (rung.collection.Rollouts.collect).
     Discrete: Gumbel-max, argmax(logits + G) with G = −log(−log U), a sample of softmax(logits).
     Box: μ(s) + σ·ε with ε ~ N(0, I)."""
     if not isinstance(policy.body, MLP):

@@ -4,6 +4,7 @@
       config.json     resolved config, step budget, seed, env, versions of rung/Gymnasium/PyTorch/Python
       metrics.csv     every logged scalar, one row per log point, against env steps (`step`)
       tb/             TensorBoard event files (`tensorboard --logdir runs`)
+      log.txt         events worth a line: where rollout workers run, a worker replaced, …
       agent.json      the trained agent's metadata, and its arrays in agent.safetensors (no pickle)
       checkpoint.safetensors   the latest checkpoint (rung.checkpoint)
       curve.png       the learning curve, with `rung train --plot`
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import platform
 import re
@@ -34,6 +36,7 @@ AGENT_FILE = "agent.json"
 EVAL_FILE = "eval.json"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
+LOG_FILE = "log.txt"
 
 
 def versions() -> dict[str, str]:
@@ -109,6 +112,13 @@ class EpisodeStats:
         self.returns.append(float(episode_return))
         self.lengths.append(int(episode_length))
         self.count += 1
+
+    def take(self) -> tuple[list[float], list[int]]:
+        """Returns and lengths of the episodes finished since the last call, removed from here (a rollout
+        worker sends them to its learner, which `add`s them to its own)."""
+        taken = self.returns, self.lengths
+        self.returns, self.lengths = [], []
+        return taken
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The running episode count (a checkpoint is taken right after a log point, when the lists are empty)."""
@@ -242,6 +252,7 @@ class RunLogger(Logger):
             self.last_checkpoint = self.last_step = self.resume_from[1]["step"]
             self.keep_rows_until(self.last_step)
         self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=self.last_step + 1 if resume else None)
+        self.events = RunLog(run_dir / LOG_FILE)
         self.progress = ProgressBar(total_steps) if progress else None
         self.previous_handlers = {}
         if threading.current_thread() is threading.main_thread():
@@ -328,8 +339,27 @@ class RunLogger(Logger):
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)
         self.tb.close()
+        self.events.close()
         if self.progress:
             self.progress.close()
+
+
+class RunLog:
+    """While a run lasts, what rung logs (logger "rung", INFO and above: where rollout workers run, a
+    worker replaced, …) is appended to the run's log.txt with a time stamp."""
+
+    def __init__(self, path: Path):
+        self.logger = logging.getLogger("rung")
+        self.handler = logging.FileHandler(path, encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.previous_level = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self.handler)
+
+    def close(self) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.previous_level)
+        self.handler.close()
 
 
 class ProgressBar:

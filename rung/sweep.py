@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rung.envs import absolute_env_id
 from rung.errors import RungError
 from rung.runs import create_run_dir, write_json
 
@@ -77,9 +78,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
         raise RungError(f"--seeds must be at least 1, got {seeds}")
     for values in itertools.product(*grid.values()):   # every configuration must be valid before Ray starts
         resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)))
-    if ".py:" in env_id:   # a file path must survive Ray running each trial in its own directory
-        path, _, cls = env_id.rpartition(":")
-        env_id = f"{Path(path).resolve()}:{cls}"
+    env_id = absolute_env_id(env_id)   # Ray runs each trial in its own directory
     directory = create_run_dir(run_dir).resolve()
     steps = resolve(algo, env_id, steps, 0, preset).steps
     settings = {"algo": algo, "env_id": env_id, "steps": steps, "preset": preset, "dir": str(directory),

@@ -24,7 +24,7 @@ import torch
 from rung.algos.ppo import PolicyAgent, explained_variance, supports
 from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
-from rung.buffers import Rollouts, check_rollout_budget
+from rung.buffers import check_rollout_budget
 from rung.config import param
 from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
@@ -34,6 +34,7 @@ from rung.returns import gae
 NAME = "a2c"
 SPACES = "obs: Box; actions: Discrete, MultiDiscrete or Box"
 USES_ENV_STEPS = True
+ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "supports", "train", "value_loss"]
 
 
@@ -73,7 +74,9 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    env = envs.vector(config.n_envs, config.env_backend)
+    rollouts = envs.rollouts(config.n_envs, config.env_backend, config.n_steps, config.gamma, config.normalize_obs,
+                             config.normalize_reward, seed)
+    env = rollouts.env
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
@@ -83,7 +86,6 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer = RMSprop(flat.param, lr=config.lr, alpha=0.99, eps=1e-5)
     else:
         optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
-    rollouts = Rollouts(env, T, config.gamma, config.normalize_obs, config.normalize_reward, seed)
     buffer, action_shape = rollouts.buffer, rollouts.buffer.actions.shape[2:]
     lr_final = config.lr if config.lr_final is None else config.lr_final
     iterations = steps // (n * T)
@@ -134,7 +136,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
             stats_sum, count = {}, 0
             if logger.checkpoint(global_step, state):
                 rollouts.restart(global_step)
-    env.close()
+    rollouts.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
             "normalize_obs": config.normalize_obs}
     return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)

@@ -52,6 +52,7 @@ from rung.runs import AGENT_FILE, write_json
 NAME = "dqn"
 SPACES = "obs: Box (vectors, or uint8 images with a CNN); actions: Discrete"
 USES_ENV_STEPS = True
+ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets
 
 

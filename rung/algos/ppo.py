@@ -34,7 +34,7 @@ from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
 from rung.algos.tabular import linear_schedule
-from rung.buffers import Rollouts, check_rollout_budget
+from rung.buffers import check_rollout_budget
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import ActorCritic, FlatParameters
@@ -45,6 +45,7 @@ from rung.runs import AGENT_FILE, write_json
 NAME = "ppo"
 SPACES = "obs: Box (vectors or uint8 images); actions: Discrete, MultiDiscrete or Box"
 USES_ENV_STEPS = True
+ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 
 
 @dataclass
@@ -184,14 +185,15 @@ def space_from_json(data: dict) -> spaces.Space:
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    env = envs.vector(config.n_envs, config.env_backend)
+    rollouts = envs.rollouts(config.n_envs, config.env_backend, config.n_steps, config.gamma, config.normalize_obs,
+                             config.normalize_reward, seed)
+    env = rollouts.env
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
                          config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
-    rollouts = Rollouts(env, T, config.gamma, config.normalize_obs, config.normalize_reward, seed)
     buffer, action_shape = rollouts.buffer, rollouts.buffer.actions.shape[2:]
     lr_final = config.lr if config.lr_final is None else config.lr_final
     clip_final = config.clip_eps if config.clip_eps_final is None else config.clip_eps_final
@@ -260,7 +262,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                                  "learning_rate": lr, "clip_eps": clip_eps, "epochs_stopped_early": float(stop)})
         if logger.checkpoint(global_step, state):
             rollouts.restart(global_step)
-    env.close()
+    rollouts.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
             "normalize_obs": config.normalize_obs}
     return PolicyAgent(policy, obs_space, action_space, meta)

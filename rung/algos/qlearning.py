@@ -28,6 +28,7 @@ from rung.runs import EpisodeStats
 NAME = "qlearning"
 SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete"
 USES_ENV_STEPS = True
+ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 
 
 @dataclass

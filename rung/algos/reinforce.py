@@ -28,7 +28,7 @@ from rung.algos.ppo import supports  # same spaces as PPO: any Box obs; Discrete
 from rung.algos.tabular import linear_schedule
 from rung.checkpoint import restart_seed
 from rung.config import param
-from rung.envs import BACKENDS, ActionScaler
+from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
 from rung.optim import Adam
 from rung.returns import discounted_returns
@@ -36,6 +36,7 @@ from rung.returns import discounted_returns
 NAME = "reinforce"
 SPACES = "obs: Box; actions: Discrete, MultiDiscrete or Box"
 USES_ENV_STEPS = True
+ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "policy_gradient_loss", "supports", "train"]
 
 
@@ -66,34 +67,14 @@ def policy_gradient_loss(logp: torch.Tensor, weights: torch.Tensor) -> tuple[tor
     return loss, {"policy_loss": loss.detach()}
 
 
-def collect_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None):
-    """Run every env for exactly `episodes_per_env` whole episodes; arrays [T, N] and the mask of used steps."""
-    obs = env.reset(seed=seed)
-    n = env.num_envs
-    rows = {key: [] for key in ("obs", "actions", "rewards", "terminated", "truncated", "used")}
-    finished = np.zeros(n, dtype=np.int64)
-    with torch.inference_mode():
-        while (finished < episodes_per_env).any():
-            dist, _ = policy(torch.from_numpy(obs))
-            actions = dist.sample().numpy()
-            next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
-            used = valid & (finished < episodes_per_env)
-            for key, value in zip(rows, (obs, actions, rewards, terminated, truncated, used)):
-                rows[key].append(value)
-            finished += used & (terminated | truncated)
-            obs = next_obs
-        rows["obs"].append(obs)  # s_T: V of it bootstraps a truncation at the last step
-    return {key: np.stack(value) for key, value in rows.items()}
-
-
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     torch.manual_seed(seed)
-    env = envs.vector(config.n_envs, config.env_backend)
+    collector = envs.episodes(config.n_envs, config.env_backend, config.episodes_per_env)
+    env = collector.env
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, shared=True, ortho=False)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr)
-    scaler = ActionScaler(action_space)
     lr_final = config.lr if config.lr_final is None else config.lr_final
     state = {"policy": policy, "optimizer": optimizer, "episodes": env.episodes}
     global_step = logger.begin(state)
@@ -103,10 +84,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         optimizer.lr = lr = linear_schedule(config.lr, lr_final, 1.0, global_step / steps)
 
         # COLLECT: whole episodes with the current policy
-        batch = collect_episodes(env, policy, scaler, config.episodes_per_env, reset_seed)
+        batch = collector.collect(policy, reset_seed)
         reset_seed = None
         T, n = batch["rewards"].shape
-        global_step += T * n
+        global_step += int(batch["steps"])
         used = batch["used"]
 
         # RETURNS: G_t = r_t + γ·G_{t+1}, cut at the episode's end (V(final obs) after a truncation)
@@ -145,7 +126,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         logger.log(min(global_step, steps), row)
         if logger.checkpoint(global_step, state):  # exact resume: the next episodes start from its seed
             reset_seed = restart_seed(seed, global_step)
-    env.close()
+    collector.close()
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
             "normalize_obs": False}
     return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)

@@ -21,6 +21,7 @@ from rung.runs import EpisodeStats
 NAME = "sarsa"
 SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete"
 USES_ENV_STEPS = True
+ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 supports = table_support
 __all__ = ["Config", "check", "train", "sarsa_target"]
 

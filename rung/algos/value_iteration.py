@@ -26,6 +26,7 @@ from rung.errors import RungError
 NAME = "value_iteration"
 SPACES = "obs: Discrete; actions: Discrete; needs the env's transition table P (toy-text envs)"
 USES_ENV_STEPS = False
+ROLLOUT_WORKERS = False  # no env steps
 
 
 @dataclass

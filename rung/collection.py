@@ -1,0 +1,168 @@
+"""Collecting experience for the on-policy learners, and the seam where distributed workers plug in.
+
+`Rollouts` (A2C, PPO) fills a [T, N] RolloutBuffer; `Episodes` (REINFORCE) plays whole episodes. Both
+step a vector env in this process. rung.distributed's `RemoteRollouts` and `RemoteEpisodes` have the
+same interface and let Ray actors step the envs instead (`--workers N`); an algorithm gets one or the
+other from `EnvMaker.rollouts` / `EnvMaker.episodes` and never knows which.
+
+The split: stepping envs with a policy (`run_steps`, `run_episodes`) is what a worker does, with its
+own copy of the policy and its own random numbers. Everything that depends on all N envs at once stays
+with the learner: reward scaling (running statistics over every env), log π and V of the rollout (one
+batched forward pass), the scale check, and the episode statistics that get logged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rung.buffers import RolloutBuffer, RewardScaler
+
+# what a worker sends back of a rollout: the RolloutBuffer fields filled while stepping
+STEP_FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "valid")
+
+
+def make_sampler(policy, rng: np.random.Generator):
+    """a ~ π(·|s): `rung.nets.fast_sampler` where it applies (MLP bodies), else the torch network."""
+    from rung.nets import fast_sampler
+
+    return fast_sampler(policy, rng) or torch_sampler(policy)
+
+
+def torch_sampler(policy):
+    """a ~ π(·|s) through the torch network (any body, e.g. the CNN)."""
+    import torch
+
+    @torch.inference_mode()
+    def sample(obs: np.ndarray) -> np.ndarray:
+        return policy(torch.from_numpy(obs))[0].sample().numpy()
+    return sample
+
+
+def rollout_buffer(env, n_steps: int) -> RolloutBuffer:
+    """A RolloutBuffer for T = `n_steps` steps of the N envs of `env` (anything with num_envs and single spaces)."""
+    from gymnasium import spaces
+
+    obs_space, action_space = env.single_observation_space, env.single_action_space
+    action_shape = () if isinstance(action_space, spaces.Discrete) else action_space.shape
+    action_dtype = np.float32 if isinstance(action_space, spaces.Box) else np.int64
+    return RolloutBuffer(n_steps, env.num_envs, obs_space.shape, obs_space.dtype, action_shape, action_dtype)
+
+
+def run_steps(env, sample, scaler, obs: np.ndarray, buffer: RolloutBuffer) -> np.ndarray:
+    """T steps of every env, acting with `sample(obs) -> actions`, stored in `buffer` with the env's own
+    (unscaled) rewards. Returns the obs after the last step."""
+    for t in range(len(buffer.rewards)):
+        actions = sample(obs)
+        next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+        buffer.store(t, obs, actions, rewards, terminated, truncated, valid)
+        obs = next_obs
+    return obs
+
+
+def run_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None) -> dict[str, np.ndarray]:
+    """Reset the envs (with `seed`, or continuing their RNG when None) and run every env for exactly
+    `episodes_per_env` whole episodes. Arrays [T, N] ([T + 1, N] for obs: the last row is the obs
+    after the last step, for bootstrapping), `used`, the mask of steps inside those episodes, and
+    `steps`, the env steps taken."""
+    import torch
+
+    obs = env.reset(seed=seed)
+    n = env.num_envs
+    rows = {key: [] for key in ("obs", "actions", "rewards", "terminated", "truncated", "used")}
+    finished = np.zeros(n, dtype=np.int64)
+    with torch.inference_mode():
+        while (finished < episodes_per_env).any():
+            dist, _ = policy(torch.from_numpy(obs))
+            actions = dist.sample().numpy()
+            next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
+            used = valid & (finished < episodes_per_env)
+            for key, value in zip(rows, (obs, actions, rewards, terminated, truncated, used)):
+                rows[key].append(value)
+            finished += used & (terminated | truncated)
+            obs = next_obs
+        rows["obs"].append(obs)
+    batch = {key: np.stack(value) for key, value in rows.items()}
+    batch["steps"] = np.array(batch["rewards"].size)
+    return batch
+
+
+class Rollouts:
+    """What A2C and PPO need from their envs: N envs stepped T at a time into a [T, N] RolloutBuffer,
+    actions mapped to the env's bounds, optional reward scaling, episodes (re)started at the beginning
+    and at checkpoints, and a scale check on the first rollout. `env` is a rung.envs.VecEnv (or, in
+    RemoteRollouts, a rung.distributed.WorkerPool); its `episodes` are the statistics to log."""
+
+    def __init__(self, env, n_steps: int, gamma: float, normalize_obs: bool, normalize_reward: bool, seed: int):
+        from rung.envs import ActionScaler
+
+        self.env, self.seed, self.normalize_obs = env, seed, normalize_obs
+        self.buffer = rollout_buffer(env, n_steps)
+        self.scaler = ActionScaler(env.single_action_space)
+        self.reward_scaler = RewardScaler(env.num_envs, gamma) if normalize_reward else None
+        self.obs, self.scale_checked = None, False
+
+    def restart(self, step: int) -> None:
+        """New episodes in every env, reset with the seed for env step `step` (rung.checkpoint)."""
+        from rung.checkpoint import restart_seed
+
+        if self.reward_scaler is not None:
+            self.reward_scaler.restart()
+        self.obs = self.env.reset(seed=restart_seed(self.seed, step))
+
+    def step(self, policy, rng: np.random.Generator) -> np.ndarray:
+        """Fill the buffer's STEP_FIELDS with T steps of every env; returns the obs after them."""
+        return run_steps(self.env, make_sampler(policy, rng), self.scaler, self.obs, self.buffer)
+
+    def collect(self, policy, rng: np.random.Generator) -> np.ndarray:
+        """Fill the buffer with T steps of every env acting with a ~ π(·|s) (`policy`, an ActorCritic),
+        then scale the rewards and compute log π(a|s) and V(s) for the whole rollout in one batched
+        forward pass. Returns V(obs after the rollout), for bootstrapping."""
+        import torch
+
+        buffer = self.buffer
+        self.obs = self.step(policy, rng)
+        if self.reward_scaler is not None:  # in step order, as if scaled while stepping
+            for t in range(len(buffer.rewards)):
+                buffer.rewards[t] = self.reward_scaler(buffer.rewards[t], buffer.terminated[t] | buffer.truncated[t],
+                                                       buffer.valid[t])
+        T, n = buffer.rewards.shape
+        with torch.inference_mode():  # π_θold and V for every stored step at once
+            dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])))
+            actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
+            buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
+            buffer.values[:] = values.reshape(T, n).numpy()
+            last_values = policy(torch.from_numpy(self.obs))[1].numpy()
+        if not self.scale_checked:
+            self.warn_about_scale()
+        return last_values
+
+    def warn_about_scale(self) -> None:
+        import warnings
+
+        from rung.diagnostics import scale_warnings
+        from rung.errors import RungWarning
+
+        self.scale_checked = True
+        for message in scale_warnings(self.buffer.obs, self.buffer.rewards, self.normalize_obs,
+                                      self.reward_scaler is not None):
+            warnings.warn(message, RungWarning)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class Episodes:
+    """What REINFORCE needs from its envs: every one of N envs plays exactly `episodes_per_env` whole
+    episodes per `collect` (see run_episodes); `env` as in Rollouts."""
+
+    def __init__(self, env, episodes_per_env: int):
+        from rung.envs import ActionScaler
+
+        self.env, self.episodes_per_env = env, episodes_per_env
+        self.scaler = ActionScaler(env.single_action_space)
+
+    def collect(self, policy, seed: int | None) -> dict[str, np.ndarray]:
+        return run_episodes(self.env, policy, self.scaler, self.episodes_per_env, seed)
+
+    def close(self) -> None:
+        self.env.close()
