@@ -231,7 +231,7 @@ class WorkerPool:
                 "episodes": "its partial episodes are dropped",
                 "reset": "it had not started collecting"}[method]
         log.warning(f"rollout worker {k} (envs {self.describe_envs(k)}, pid {pid} on {node}) died during "
-                    f"{method}: {first_line(exc)} {what}; replaced by pid {self.places[k][1]} on "
+                    f"{method} ({first_line(exc).rstrip('.')}); {what}; replaced by pid {self.places[k][1]} on "
                     f"{self.places[k][0]}, which starts new episodes and collects that share again "
                     f"({self.deaths} worker deaths in this run)")
 
