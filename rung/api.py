@@ -158,13 +158,14 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
                            header=header, resume=resume)
     elif logger is None:
         logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume)
+    envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address)
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
         with np.errstate(over="ignore", invalid="ignore"):
-            envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address)
             agent = module.train(envs, settings.config, settings.steps, settings.seed, logger)
         logger.finish()
     finally:
+        envs.close()
         logger.close()
     agent.env_id, agent.env_kwargs = settings.env_id, settings.env_kwargs
     agent.metrics = logger.rows

@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
@@ -141,6 +141,7 @@ class EnvMaker:
     env_kwargs: dict
     workers: int | None = None
     address: str | None = None
+    pools: list = field(default_factory=list, repr=False, compare=False)
 
     def single(self) -> gym.Env:
         """One env that reports `info['episode']` when an episode ends, guarded (see `Guarded`)."""
@@ -149,27 +150,39 @@ class EnvMaker:
     def vector(self, n_envs: int, backend: str = "auto") -> "VecEnv":
         return make_vec_env(self.env_id, n_envs, self.env_kwargs, backend)
 
+    def collecting_envs(self, n_envs: int, backend: str):
+        """The N envs a collector steps: a VecEnv here, or a rung.distributed.WorkerPool of Ray actors
+        holding them (kept, so that `close` frees the actors' CPUs even when training failed)."""
+        if not self.workers:
+            return self.vector(n_envs, backend)
+        from rung.distributed import WorkerPool
+
+        pool = WorkerPool(self, n_envs, backend)
+        self.pools.append(pool)
+        return pool
+
     def rollouts(self, n_envs: int, backend: str, n_steps: int, gamma: float, normalize_obs: bool,
                  normalize_reward: bool, seed: int):
         """A2C's and PPO's collector (rung.collection.Rollouts)."""
         if self.workers:
-            from rung.distributed import RemoteRollouts, WorkerPool
-
-            return RemoteRollouts(WorkerPool(self, n_envs, backend), n_steps, gamma, normalize_obs,
-                                  normalize_reward, seed)
-        from rung.collection import Rollouts
-
-        return Rollouts(self.vector(n_envs, backend), n_steps, gamma, normalize_obs, normalize_reward, seed)
+            from rung.distributed import RemoteRollouts as Collector
+        else:
+            from rung.collection import Rollouts as Collector
+        return Collector(self.collecting_envs(n_envs, backend), n_steps, gamma, normalize_obs, normalize_reward, seed)
 
     def episodes(self, n_envs: int, backend: str, episodes_per_env: int):
         """REINFORCE's collector (rung.collection.Episodes)."""
         if self.workers:
-            from rung.distributed import RemoteEpisodes, WorkerPool
+            from rung.distributed import RemoteEpisodes as Collector
+        else:
+            from rung.collection import Episodes as Collector
+        return Collector(self.collecting_envs(n_envs, backend), episodes_per_env)
 
-            return RemoteEpisodes(WorkerPool(self, n_envs, backend), episodes_per_env)
-        from rung.collection import Episodes
-
-        return Episodes(self.vector(n_envs, backend), episodes_per_env)
+    def close(self) -> None:
+        """Stop the rollout workers made here, if the algorithm has not (rung.api.run calls this last)."""
+        for pool in self.pools:
+            pool.close()
+        self.pools.clear()
 
 
 BACKENDS = ("auto", "native", "sync", "async", "envpool")

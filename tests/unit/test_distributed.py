@@ -4,6 +4,7 @@ it would have collected itself, a dead worker is replaced, and a run with worker
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,17 @@ def test_a_run_with_workers_is_reproducible(algo, tmp_path):
     assert first == again
     assert first != other
     assert first[0][-1]["episodes"] > 0
+
+
+def test_an_env_failing_inside_a_worker_stops_the_run_and_frees_the_workers():
+    with pytest.raises(rung.RungError, match=r"env '.*Clock' raised RuntimeError at env step [0-9,]+: simulator crashed"):
+        rung.train("ppo", CLOCK, steps=4096, workers=2, env_kwargs={"crash_after": 30},
+                   config={"n_envs": 4, "n_steps": 16, "batch_size": 32})
+    cpus = ray.cluster_resources()["CPU"]
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < cpus:   # the actors' CPUs come back
+        assert time.monotonic() < deadline, "the failed run's workers still hold their CPUs"
+        time.sleep(0.2)
 
 
 def test_worker_settings_are_checked():
