@@ -11,7 +11,8 @@ variance is high: the seed's motivation for a baseline. Options:
 Implementation details:
 - each iteration resets the N envs and runs every env for exactly `episodes_per_env` whole
   episodes; steps an env takes after its last episode are not used (taking the first k episodes of
-  every env, whatever their length, keeps the batch unbiased);
+  every env, whatever their length, keeps the batch unbiased) — rung.collection.Episodes, or Ray
+  workers playing them with `--workers N` (rung.distributed);
 - a time-limit truncation ends G there (bootstrapping from V(final obs) when `baseline` is on);
 - Adam; optional global gradient-norm clipping.
 """
