@@ -5,8 +5,8 @@
 Runs `rung.train(ALGO, "benchmarks/slow_env.py:SlowCartPole", workers=W)` for W = 1 and 2 (and, for
 reference, without workers), alternating, each on a fresh local Ray instance, the learner on one
 torch thread. SPS is the steady rate: env steps after the first log point over the seconds since it,
-so Ray's start-up and the workers' first rollout are left out (reported as start-up seconds: from the
-call to the first log point). Medians over --repeats; the claim is SPS(2 workers) / SPS(1 worker).
+so Ray's start-up and the workers' first rollout are left out (reported as start-up seconds: the rest
+of the call's time, i.e. starting Ray and the workers, the first iteration and a one-episode evaluation). Medians over --repeats; the claim is SPS(2 workers) / SPS(1 worker).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main() -> None:
                "SlowCartPole (benchmarks/slow_env.py): CartPole plus 1 ms of CPU work per env step. The "
                "algorithm's default hyper-parameters; learner on one torch thread, one CPU per worker. SPS "
                "after the first log point, medians over the repeats (alternating order); start-up = Ray and the "
-               "workers starting, plus the first iteration.",
+               "workers starting, plus the first iteration and a one-episode evaluation.",
                ["date", "algo", "steps", "SPS no workers", "SPS 1 worker", "SPS 2 workers", "2 / 1 workers",
                 "start-up s (1 / 2 workers)", "command"],
                f"| {date.today()} | {args.algo} | {args.steps:,} | {median[None]:,.0f} | {median[1]:,.0f} | "

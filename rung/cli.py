@@ -154,8 +154,10 @@ def build_parser() -> Parser:
     sweep = sub.add_parser("sweep", help="hyper-parameters × seeds on Ray Tune; exports the best as a preset file")
     sweep.add_argument("algo", metavar="ALGO")
     sweep.add_argument("env_id", metavar="ENV_ID")
-    sweep.add_argument("--grid", nargs="+", action="extend", metavar="KEY=V1,V2", default=[], required=True,
+    sweep.add_argument("--grid", nargs="+", action="extend", metavar="KEY=V1,V2", default=[],
                        help="values to try per config key, e.g. lr=1e-3,3e-4")
+    sweep.add_argument("--grid-file", metavar="FILE.yaml",
+                       help="the values to try as YAML, e.g. `lr: [1e-3, 3e-4]` (--grid overrides its keys)")
     sweep.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
     sweep.add_argument("--steps", type=int, help="env steps per trial (default: the preset's)")
     sweep.add_argument("--preset", help="preset the swept keys override (default: `default`)")
@@ -320,10 +322,11 @@ def cmd_lab(args) -> None:
 
 def cmd_sweep(args) -> None:
     from rung.runs import default_run_dir
-    from rung.sweep import parse_grid, sweep
+    from rung.sweep import parse_grid, read_grid_file, sweep
 
+    grid = {**(read_grid_file(args.grid_file) if args.grid_file else {}), **parse_grid(args.grid)}
     run_dir = args.run_dir or default_run_dir("sweep", f"{args.algo}-{args.env_id}", args.seeds)
-    summary = sweep(args.algo, args.env_id, parse_grid(args.grid), args.seeds, args.steps, run_dir, args.search,
+    summary = sweep(args.algo, args.env_id, grid, args.seeds, args.steps, run_dir, args.search,
                     args.samples, args.preset, args.address)
     print((Path(run_dir) / "table.md").read_text(), end="")
     score = summary["score"]

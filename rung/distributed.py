@@ -2,7 +2,7 @@
 
     learner (this process)                          worker k (a Ray actor, one CPU)
     ──────────────────────                          ───────────────────────────────
-    θ ── ray.put once per iteration ─────────────▶  load θ into its copy of the policy
+    θ ── with each iteration's call ─────────────▶  load θ into its copy of the policy
                                                     step its n_k envs T steps (or whole episodes)
     buffer[:, envs of k] ◀── obs, actions, rewards, done flags, last obs, finished episodes
     reward scaling, log π, V, advantages, the update …

@@ -6,8 +6,11 @@ best configuration as a preset file: `rung train ALGO ENV --preset DIR/best_pres
 reproduces its trial) and DIR/summary.json. A trial that fails is reported with its error; the
 others carry on.
 
-Search: `grid` (every combination × every seed), `random` (`samples` draws from the given values or
-ranges, each × every seed) or `optuna` (Optuna's TPE sampler through Ray Tune, `samples` trials).
+The values to try come as flags (`--grid lr=1e-3,3e-4`) or a YAML file (`--grid-file`) mapping each
+config key to its list of values; flags override the file's keys.
+
+Search: `grid` (every combination × every seed), `random` (`samples` draws from the given values, each
+× every seed) or `optuna` (Optuna's TPE sampler through Ray Tune, `samples` trials).
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
+def read_grid_file(path: str | Path) -> dict[str, list]:
+    """A YAML mapping of config keys to the values to try, e.g. `lr: [1e-3, 3e-4]` (a single value is a
+    list of one)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RungError(f"cannot read the grid file {path}: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise RungError(f"the grid file {path} must map config keys to lists of values, e.g. `lr: [1e-3, 3e-4]`")
+    return {str(key): list(values) if isinstance(values, list) else [values] for key, values in data.items()}
+
+
 def trial_name(config: dict, keys: list[str]) -> str:
     return "-".join(f"{k}={config[k]}" for k in keys) or "defaults"
 
@@ -63,17 +80,16 @@ def run_trial(config: dict) -> None:
 def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int | None, run_dir: str | Path,
           search: str = "grid", samples: int = 4, preset: str | None = None, address: str | None = None,
           eval_episodes: int = 100, say=print) -> dict:
-    try:
-        import ray
-        from ray import tune
-    except ImportError:
-        raise RungError("rung sweep runs on Ray Tune: pip install 'rung[ray]'") from None
     from rung.api import resolve
+    from rung.distributed import import_ray, start_ray
+
+    ray = import_ray()
+    from ray import tune
 
     if search not in SEARCHES:
         raise RungError(f"unknown search {search!r}; choose one of {', '.join(SEARCHES)}")
     if not grid:
-        raise RungError("nothing to sweep: give --grid KEY=V1,V2")
+        raise RungError("nothing to sweep: give --grid KEY=V1,V2 or --grid-file FILE.yaml")
     if seeds < 1:
         raise RungError(f"--seeds must be at least 1, got {seeds}")
     for values in itertools.product(*grid.values()):   # every configuration must be valid before Ray starts
@@ -98,8 +114,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     space["seed"] = tune.grid_search(list(range(seeds))) if search != "optuna" else tune.choice(list(range(seeds)))
     space["_sweep"] = settings
 
-    ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-             ignore_reinit_error=True)
+    started_ray = start_ray(address)
     try:
         tuner = tune.Tuner(tune.with_resources(run_trial, {"cpu": 1}), param_space=space,
                            tune_config=tune.TuneConfig(num_samples=num_samples, search_alg=search_alg),
@@ -107,7 +122,8 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
                                                      failure_config=tune.FailureConfig(fail_fast=False)))
         results = tuner.fit()
     finally:
-        ray.shutdown()
+        if started_ray:
+            ray.shutdown()
 
     trials = []
     for result in results:

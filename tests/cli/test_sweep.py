@@ -35,7 +35,11 @@ def test_grid_sweep_writes_its_table_and_a_preset_that_reproduces_the_best_trial
 
 
 def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli, tmp_path):
+    (tmp_path / "bad.yaml").write_text("lr: [1e-3, -1]\n")
+    (tmp_path / "list.yaml").write_text("- lr\n")
     for args, message in ((("--grid", "lr=-1"), "lr"), (("--grid", "nonsense"), "KEY=V1,V2"),
+                          (("--grid-file", tmp_path / "bad.yaml"), "lr"), (("--grid-file", tmp_path / "list.yaml"),
+                          "must map config keys"), ((), "nothing to sweep"),
                           (("--grid", "lr=1e-3", "--search", "bayes"), "unknown search")):
         proc = cli("sweep", "ppo", "CartPole-v1", *args, "--run-dir", tmp_path / "s", cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
@@ -45,7 +49,8 @@ def test_failing_trials_are_reported_and_the_sweep_carries_on(cli, tmp_path):
     from pathlib import Path
 
     env = f"{Path(__file__).parent / 'fixtures/gridworld.py'}:CrashesWithSeedOne"
-    proc = cli("sweep", "qlearning", env, "--grid", "lr=0.1,0.5", "--seeds", "2", "--steps", "2000",
+    (tmp_path / "grid.yaml").write_text("lr: [0.1, 0.5]\n")   # the grid as a file this time
+    proc = cli("sweep", "qlearning", env, "--grid-file", tmp_path / "grid.yaml", "--seeds", "2", "--steps", "2000",
                "--run-dir", tmp_path / "sweep", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "sweep/summary.json").read_text())
