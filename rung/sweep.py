@@ -10,7 +10,8 @@ The values to try come as flags (`--grid lr=1e-3,3e-4`) or a YAML file (`--grid-
 config key to its list of values; flags override the file's keys.
 
 Search: `grid` (every combination × every seed), `random` (`samples` draws from the given values, each
-× every seed) or `optuna` (Optuna's TPE sampler through Ray Tune, `samples` trials).
+× every seed) or `optuna` (`samples` suggestions of Optuna's TPE sampler through Ray Tune, each × every
+seed, the sampler told their mean).
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ def trial_name(config: dict, keys: list[str]) -> str:
     return "-".join(f"{k}={config[k]}" for k in keys) or "defaults"
 
 
+def trial_seed(config: dict) -> int:
+    """The seed of a trial: a grid value, or with Optuna the index of the repeat (Ray's Repeater)."""
+    from ray.tune.search.repeater import TRIAL_INDEX
+
+    return config["seed"] if "seed" in config else config[TRIAL_INDEX]
+
+
 def run_trial(config: dict) -> None:
     """One Ray Tune trial: an ordinary rung run in its own run directory, reporting its eval return."""
     from ray import tune
@@ -70,11 +78,29 @@ def run_trial(config: dict) -> None:
     overrides = {k: v for k, v in config.items() if not k.startswith("_") and k != "seed"}
     name = trial_name(overrides, sorted(overrides))
     # random and Optuna search may draw one configuration and seed twice: the trial id keeps the directories apart
-    run_dir = Path(settings["dir"]) / "trials" / f"{name}-s{config['seed']}-{tune.get_context().get_trial_id()}"
-    agent = rung.train(settings["algo"], settings["env_id"], steps=settings["steps"], seed=config["seed"],
+    run_dir = Path(settings["dir"]) / "trials" / f"{name}-s{trial_seed(config)}-{tune.get_context().get_trial_id()}"
+    agent = rung.train(settings["algo"], settings["env_id"], steps=settings["steps"], seed=trial_seed(config),
                        preset=settings["preset"], config=overrides, run_dir=run_dir,
                        eval_episodes=settings["eval_episodes"], threads=1, checkpoint_minutes=None)
     tune.report({"eval": agent.eval["mean_return"], "run_dir": str(agent.run_dir)})
+
+
+def search_space(tune, search: str, grid: dict[str, list], keys: list[str], seeds: int, samples: int):
+    """(param_space, num_samples, search_alg) for Ray Tune. Each configuration runs with every seed
+    0 … seeds − 1 (grid: every combination; random: `samples` draws, each held fixed over the seeds;
+    optuna: `samples` suggestions of TPE, each repeated over the seeds, which gets their mean: the
+    sampler models the configuration, never the seed)."""
+    from ray.tune.search import BasicVariantGenerator, Repeater
+
+    if search == "grid":
+        return {**{k: tune.grid_search(grid[k]) for k in keys}, "seed": tune.grid_search(list(range(seeds)))}, 1, None
+    space = {k: tune.choice(grid[k]) for k in keys}
+    if search == "random":
+        return ({**space, "seed": tune.grid_search(list(range(seeds)))}, samples,
+                BasicVariantGenerator(constant_grid_search=True, random_state=0))
+    from ray.tune.search.optuna import OptunaSearch
+
+    return space, samples * seeds, Repeater(OptunaSearch(metric="eval", mode="max", seed=0), repeat=seeds)
 
 
 def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int | None, run_dir: str | Path,
@@ -100,18 +126,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     settings = {"algo": algo, "env_id": env_id, "steps": steps, "preset": preset, "dir": str(directory),
                 "eval_episodes": eval_episodes}
     keys = sorted(grid)
-    if search == "grid":
-        space = {k: tune.grid_search(grid[k]) for k in keys}
-        num_samples, search_alg = 1, None
-    else:
-        space = {k: tune.choice(grid[k]) for k in keys}
-        num_samples = samples
-        search_alg = None
-        if search == "optuna":
-            from ray.tune.search.optuna import OptunaSearch
-
-            search_alg = OptunaSearch(metric="eval", mode="max", seed=0)
-    space["seed"] = tune.grid_search(list(range(seeds))) if search != "optuna" else tune.choice(list(range(seeds)))
+    space, num_samples, search_alg = search_space(tune, search, grid, keys, seeds, samples)
     space["_sweep"] = settings
 
     started_ray = start_ray(address)
@@ -128,7 +143,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     trials = []
     for result in results:
         config = {k: result.config[k] for k in keys}
-        row = {**config, "seed": result.config["seed"], "eval": None, "run_dir": None, "error": None}
+        row = {**config, "seed": trial_seed(result.config), "eval": None, "run_dir": None, "error": None}
         if result.error is not None:
             row["error"] = str(result.error).strip().splitlines()[-1][:300]
             say(f"trial {trial_name(config, keys)} seed {row['seed']} failed: {row['error']}")

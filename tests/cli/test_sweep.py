@@ -3,6 +3,9 @@ CartPole completes, writes its table and plot, and its exported preset reproduce
 
 import csv
 import json
+from collections import Counter
+
+import pytest
 
 
 def rows_without_clock(path):
@@ -32,6 +35,24 @@ def test_grid_sweep_writes_its_table_and_a_preset_that_reproduces_the_best_trial
     assert proc.returncode == 0, proc.stderr
     assert rows_without_clock(tmp_path / "again/metrics.csv") == rows_without_clock(f"{best['run_dir']}/metrics.csv")
     assert json.loads((tmp_path / "again/eval.json").read_text())["mean_return"] == best["eval"]
+
+
+@pytest.mark.parametrize("search", ["random", "optuna"])
+def test_random_and_optuna_search_run_each_drawn_configuration_with_every_seed(cli, tmp_path, search):
+    proc = cli("sweep", "qlearning", "FrozenLake-v1", "--grid", "lr=0.05,0.1,0.2,0.4", "gamma=0.9,0.99",
+               "--search", search, "--samples", "3", "--seeds", "2", "--steps", "2000", "--run-dir", tmp_path / "sweep",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = list(csv.DictReader(open(tmp_path / "sweep/trials.csv")))
+    assert len(trials) == 6 and all(t["eval"] and not t["error"] for t in trials)
+    # a configuration is scored over seeds, never searched per seed: each draw ran once with seed 0 and once
+    # with seed 1 (a configuration drawn twice ran twice with each)
+    seeds = {}
+    for t in trials:
+        seeds.setdefault((t["lr"], t["gamma"]), Counter())[t["seed"]] += 1
+    assert all(count["0"] == count["1"] >= 1 and set(count) == {"0", "1"} for count in seeds.values()), seeds
+    summary = json.loads((tmp_path / "sweep/summary.json").read_text())
+    assert sum(c["trials"] for c in summary["configurations"]) == 6
 
 
 def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli, tmp_path):
