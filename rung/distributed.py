@@ -52,7 +52,15 @@ def start_ray(address: str | None) -> bool:
     try:
         ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     except ConnectionError as exc:
-        raise RungError(f"cannot reach a Ray cluster at {address!r}: {exc}") from None
+        # Ray turns token authentication on for a cluster started where a token exists, but a driver that
+        # names an address only sends one with RAY_AUTH_MODE=token, and then fails just as if nobody answered
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+            hint = "is the token right (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)?"
+        else:
+            hint = ("if it uses token authentication, set RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN, or "
+                    "~/.ray/auth_token as on the head; `ray get-auth-token` there prints it)")
+        raise RungError(f"cannot reach a Ray cluster at {address!r}: {exc}; is it running (`ray status --address "
+                        f"{address}`)? {hint}") from None
     return True
 
 

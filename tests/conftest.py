@@ -19,9 +19,9 @@ SCRIPT = Path(sys.executable).parent / "rung"
 RUNG = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "rung.cli"]
 
 
-def run_cli(*args, cwd=None, check=False):
-    """Run `rung ARGS...` as a subprocess; returns the CompletedProcess (text mode)."""
-    env = dict(os.environ)
+def run_cli(*args, cwd=None, check=False, env=None):
+    """Run `rung ARGS...` as a subprocess (`env`: variables to add); returns the CompletedProcess (text mode)."""
+    env = {**os.environ, **(env or {})}
     proc = subprocess.run(RUNG + [str(a) for a in args], capture_output=True, text=True, cwd=cwd or ROOT, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"rung {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
