@@ -189,7 +189,8 @@ def summarise(directory: Path, algo: str, env_id: str, steps: int, keys: list[st
     errors = [[m - t["score"]["low"] for m, t in zip(mids, finished)], [t["score"]["high"] - m for m, t in zip(mids, finished)]]
     axes[0].bar(range(len(names)), mids, yerr=errors, capsize=4, color=["C1" if t is best else "C0" for t in finished])
     axes[0].set_xticks(range(len(names)), names, rotation=20, fontsize=7)
-    axes[0].set(title=f"{algo} on {env_id}: eval return, IQM and 95 % CI over seeds", ylabel="eval return")
+    axes[0].set_title(f"{algo} on {env_id.rpartition('/')[2]}\neval return: IQM and 95 % CI over seeds", fontsize=9)
+    axes[0].set_ylabel("eval return")
     save_figure(fig, directory, "sweep.png")
 
     import yaml
