@@ -13,6 +13,7 @@ import numpy as np
 APPROX_KL_MAX = 0.02      # PPO's ratio should stay close to 1 within an update
 CLIPFRAC_MAX = 0.3        # a third of the samples clipped: the policy is pushed far past the trust region
 MIN_UPDATES = 20          # the critic gets this many updates before we judge it
+FITTED_LOSS = 0.1         # value loss at a tenth of its peak: the critic has fitted its targets
 ENTROPY_FLOOR = 0.01      # nats: a near-deterministic policy
 SCALE_LIMIT = 10.0        # |mean| or std of an observation component above this: normalise observations
 REWARD_LIMIT = 100.0      # |reward| per step above this: scale rewards
@@ -48,7 +49,11 @@ def health(rows: list[dict[str, float]], progress: float) -> list[str]:
     if clipfrac is not None and clipfrac > CLIPFRAC_MAX:
         problems.append(f"clipfrac {clipfrac:.2f} > {CLIPFRAC_MAX}: most of each update is clipped, lower lr or n_epochs")
     ev = last.get("explained_variance")
-    if ev is not None and len(rows) >= MIN_UPDATES and ev < 0:
+    # EV = 1 − Var[G − V] / Var[G] says nothing once the returns barely vary (a solved CartPole: every
+    # episode 500 steps); then the value loss has fallen far below its peak, and the critic has learnt
+    loss, peak = last.get("value_loss"), max((row.get("value_loss", 0.0) for row in rows), default=0.0)
+    fitted = loss is not None and loss < FITTED_LOSS * peak
+    if ev is not None and len(rows) >= MIN_UPDATES and ev < 0 and not fitted:
         problems.append(f"explained_variance {ev:.2f} < 0 after {len(rows)} updates: the critic is not learning; "
                         "check vf_coef, reward scale, or normalise rewards")
     entropy = last.get("entropy")

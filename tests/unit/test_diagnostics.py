@@ -11,6 +11,15 @@ def test_each_rule_names_the_number_and_a_fix():
     assert any("clipfrac 0.45" in p for p in health([{"clipfrac": 0.45}], 0.5))
     assert any("the critic is not learning" in p for p in health([{"explained_variance": -0.3}] * 20, 0.5))
     assert health([{"explained_variance": -0.3}] * 5, 0.5) == []  # too early to judge
+    stuck = [{"explained_variance": -0.2, "value_loss": 50.0 + i % 3} for i in range(20)]
+    assert any("the critic is not learning" in p for p in health(stuck, 0.5))
     assert any("stopped exploring" in p for p in health([{"entropy": 0.001}], 0.1))
     assert health([{"entropy": 0.001}], 0.9) == []                # converged at the end is fine
     assert any("diverged" in p for p in health([{"td_loss": float("nan")}], 0.5))
+
+
+def test_negative_explained_variance_is_no_alarm_once_the_critic_fitted_nearly_constant_returns():
+    # the end of a solved CartPole run (metrics.csv of `rung train ppo CartPole-v1`): every return ≈ the
+    # same, so EV swings around 0 while the value loss sits at a few thousandths of its peak
+    rows = [{"explained_variance": 0.9, "value_loss": 71.5}] * 20 + [{"explained_variance": -0.18, "value_loss": 0.19}]
+    assert not any("critic" in p for p in health(rows, 0.9))
