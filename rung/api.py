@@ -21,10 +21,10 @@ from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
 from rung.envs import EnvMaker, make_env
 from rung.errors import RungError, RungWarning
-from rung.evaluate import evaluate
+from rung.evaluate import PeriodicEval, evaluate
 from rung.presets import get_preset
-from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, check_run_dir, create_run_dir,
-                       default_run_dir, versions, write_json)
+from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, TargetReached, check_run_dir,
+                       create_run_dir, default_run_dir, versions, write_json)
 
 DEFAULT_STEPS = 100_000
 DEFAULT_CHECKPOINT_MINUTES = 10.0
@@ -48,13 +48,17 @@ class RunSettings:
     config: object
     workers: int | None = None    # Ray rollout workers (rung.distributed); None: collect in this process
     address: str | None = None    # the Ray cluster of the workers; None: a local instance
+    eval_every: int | None = None  # env steps between evaluations during training (rung.evaluate.PeriodicEval)
+    eval_every_episodes: int = 10  # episodes per evaluation during training
+    stop_at: float | None = None   # stop training once such an evaluation's mean return reaches this
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
             overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100,
             threads: int | None = None, checkpoint_every: int | None = None,
             checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False,
-            workers: int | None = None, address: str | None = None) -> RunSettings:
+            workers: int | None = None, address: str | None = None, eval_every: int | None = None,
+            eval_every_episodes: int = 10, stop_at: float | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
@@ -69,7 +73,8 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError(f"seed must be a non-negative integer, got {seed!r}")
     if eval_episodes <= 0:
         raise RungError(f"eval episodes must be positive, got {eval_episodes!r}")
-    for name, value in (("threads", threads), ("checkpoint_every", checkpoint_every), ("workers", workers)):
+    for name, value in (("threads", threads), ("checkpoint_every", checkpoint_every), ("workers", workers),
+                        ("eval_every", eval_every), ("eval_every_episodes", eval_every_episodes)):
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise RungError(f"{name} must be a positive integer, got {value!r}")
     if checkpoint_minutes is not None and not checkpoint_minutes > 0:
@@ -79,18 +84,24 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError(f"{algo} has no rollout workers; --workers is for {can}")
     if address is not None and workers is None:
         raise RungError("--address names the Ray cluster of the rollout workers: give --workers N too")
+    if stop_at is not None and eval_every is None:
+        raise RungError("--stop-at is judged by the evaluations during training: give --eval-every STEPS too")
+    if stop_at is not None and not np.isfinite(stop_at):
+        raise RungError(f"--stop-at must be a finite return, got {stop_at!r}")
     config = cfg.build(module.Config, values)
     for message in module.check(config, steps):
         warnings.warn(message, RungWarning, stacklevel=3)
     return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes,
-                       checkpoint_every, checkpoint_minutes, bool(exact_resume), config, workers, address)
+                       checkpoint_every, checkpoint_minutes, bool(exact_resume), config, workers, address,
+                       eval_every, eval_every_episodes, stop_at)
 
 
 def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
           config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
-          exact_resume: bool = False, workers: int | None = None, address: str | None = None):
+          exact_resume: bool = False, workers: int | None = None, address: str | None = None,
+          eval_every: int | None = None, eval_every_episodes: int = 10, stop_at: float | None = None):
     """Train `algo` on `env_id`, evaluate it, and return the agent.
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
@@ -100,9 +111,12 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
     `checkpoint_minutes`; `exact_resume` makes each checkpoint restart the envs' episodes so that a
     resumed run is bit-identical to an uninterrupted one (rung.runs.Logger). `workers` Ray actors
     step the envs of REINFORCE, A2C and PPO (rung.distributed), on the Ray cluster at `address` or a
-    local instance."""
+    local instance. `eval_every` env steps, the agent is evaluated greedily over `eval_every_episodes`
+    episodes (metrics `eval_return`, `eval_length`; the best agent kept in RUN_DIR/best/), and training
+    stops once that mean return reaches `stop_at`."""
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
-                       checkpoint_every, checkpoint_minutes, exact_resume, workers, address)
+                       checkpoint_every, checkpoint_minutes, exact_resume, workers, address, eval_every,
+                       eval_every_episodes, stop_at)
     module = get_algo(algo)
     with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
         reason = module.supports(env)
@@ -149,20 +163,28 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
         import torch
 
         torch.set_num_threads(settings.threads)
+    periodic = None
+    if settings.eval_every is not None:   # its own seeds, apart from training's and the final evaluation's
+        periodic = PeriodicEval(settings.eval_every, settings.eval_every_episodes, settings.seed + 200_000,
+                                settings.env_id, settings.env_kwargs, settings.stop_at)
     if directory is not None:
         header = {"algo": settings.algo, "env_id": settings.env_id, "seed": settings.seed, "steps": settings.steps,
                   "env_kwargs": settings.env_kwargs, "config": dataclasses.asdict(settings.config),
                   "versions": versions()}
         logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
                            checkpoint_minutes=settings.checkpoint_minutes, exact_resume=settings.exact_resume,
-                           header=header, resume=resume)
+                           header=header, resume=resume, periodic=periodic)
     elif logger is None:
-        logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume)
+        logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume,
+                        periodic=periodic)
     envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address)
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
         with np.errstate(over="ignore", invalid="ignore"):
-            agent = module.train(envs, settings.config, settings.steps, settings.seed, logger)
+            try:
+                agent = module.train(envs, settings.config, settings.steps, settings.seed, logger)
+            except TargetReached:   # the agent the algorithm handed to the logger, as trained so far
+                agent = logger.agent
         logger.finish()
     finally:
         envs.close()

@@ -18,6 +18,7 @@ TRAIN_EXAMPLES = """examples:
   rung train sarsa CliffWalking-v1 --set epsilon=0.1 epsilon_final=0.1
   rung train qlearning my_envs.py:GridWorld --steps 50000
   rung train ppo HalfCheetah-v5 --checkpoint-every 50000 --exact-resume
+  rung train ppo LunarLander-v3 --eval-every 50000 --stop-at 200
   rung train --resume runs/ppo-HalfCheetah-v5-s0-20261125-010203-000000
 """
 
@@ -76,6 +77,13 @@ def build_parser() -> Parser:
                        help="keyword arguments for the env, e.g. is_slippery=False")
     train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
+    train.add_argument("--eval-every", type=int, metavar="STEPS",
+                       help="also evaluate greedily every STEPS env steps during training (metrics eval_return, "
+                            "eval_length; the best agent is kept in RUN_DIR/best/)")
+    train.add_argument("--eval-every-episodes", type=int, default=10, metavar="N",
+                       help="episodes per evaluation during training (default 10)")
+    train.add_argument("--stop-at", type=float, metavar="RETURN",
+                       help="stop training once an evaluation during training reaches this mean return")
     train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else one per core)")
     train.add_argument("--workers", type=int, metavar="N",
                        help="REINFORCE, A2C, PPO: N Ray actors step the envs, the learner updates (needs rung[ray])")
@@ -185,7 +193,7 @@ def cmd_train(args) -> None:
     started = time.perf_counter()
     if args.resume:
         given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every",
-                             "workers", "address")
+                             "workers", "address", "eval_every", "stop_at")
                  if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs", "exact_resume")
                                                      if getattr(args, a)]
         if given:
@@ -200,7 +208,8 @@ def cmd_train(args) -> None:
                            run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
                            threads=args.threads, checkpoint_every=args.checkpoint_every,
                            checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume,
-                           workers=args.workers, address=args.address)
+                           workers=args.workers, address=args.address, eval_every=args.eval_every,
+                           eval_every_episodes=args.eval_every_episodes, stop_at=args.stop_at)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo
@@ -213,6 +222,13 @@ def cmd_train(args) -> None:
     if "exact_return" in ev:
         print(f"exact expected return of the greedy policy: {ev['exact_return']:.4f} "
               f"(best possible within the time limit: {ev['optimal_return']:.4f})")
+    evals = [row for row in agent.metrics if "eval_return" in row]
+    if evals:
+        best = max(evals, key=lambda row: row["eval_return"])
+        print(f"evaluations during training: {len(evals)}; the best, {best['eval_return']:.3f}, at env step "
+              f"{int(best['step']):,}" + (f" (that agent: {agent.run_dir / 'best'})" if agent.run_dir else ""))
+        if args.stop_at is not None and evals[-1]["eval_return"] >= args.stop_at:
+            print(f"stopped early: eval return {evals[-1]['eval_return']:.3f} ≥ --stop-at {args.stop_at:g}")
     from rung.diagnostics import health
 
     for problem in health(agent.metrics, 1.0):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -25,7 +27,8 @@ def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = Tr
     env = make_vec_env(agent.env_id, min(episodes, MAX_EVAL_ENVS), kwargs, step_cap=STEP_CAP)
     with torch.random.fork_rng():  # stochastic actions draw from torch's RNG: seed it, leave the caller's alone
         torch.manual_seed(seed)
-        returns, lengths = run_episodes(agent, env, episodes, seed, deterministic)
+        with torch.inference_mode():
+            returns, lengths = run_episodes(agent, env, episodes, seed, deterministic)
     env.close()
     result = {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
               "min_return": float(np.min(returns)), "max_return": float(np.max(returns)),
@@ -33,6 +36,24 @@ def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = Tr
               "deterministic": deterministic}
     result.update(exact_returns(agent, kwargs))
     return result
+
+
+@dataclass
+class PeriodicEval:
+    """Greedy evaluation during training, every `every` env steps (rung.runs.Logger runs it): `episodes`
+    episodes on fresh copies of the env, always with the same `seed`, so that the numbers compare
+    across the run; training stops once the mean return reaches `stop_at` (None: never)."""
+    every: int
+    episodes: int
+    seed: int
+    env_id: str
+    env_kwargs: dict
+    stop_at: float | None = None
+
+    def run(self, agent) -> dict[str, float]:
+        agent.env_id, agent.env_kwargs = self.env_id, self.env_kwargs   # the run's agent, before api.run sets them
+        result = evaluate(agent, self.episodes, self.seed)
+        return {"eval_return": result["mean_return"], "eval_length": result["mean_length"]}
 
 
 def run_episodes(agent, env, episodes: int, seed: int, deterministic: bool) -> tuple[list[float], list[int]]:

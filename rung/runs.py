@@ -6,6 +6,7 @@
       tb/             TensorBoard event files (`tensorboard --logdir runs`)
       log.txt         events worth a line: where rollout workers run, a worker replaced, …
       agent.json      the trained agent's metadata, and its arrays in agent.safetensors (no pickle)
+      best/           with --eval-every: the agent as it was at its best periodic evaluation
       checkpoint.safetensors   the latest checkpoint (rung.checkpoint)
       curve.png       the learning curve, with `rung train --plot`
       eval.json       the final evaluation; written last, so a run without it did not finish
@@ -37,6 +38,8 @@ EVAL_FILE = "eval.json"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 LOG_FILE = "log.txt"
+BEST_DIR = "best"
+log = logging.getLogger("rung.runs")
 
 
 def versions() -> dict[str, str]:
@@ -146,10 +149,20 @@ class Interrupted(KeyboardInterrupt):
                          (f"; continue with: rung train --resume {run_dir}" if run_dir else ""))
 
 
+class TargetReached(Exception):
+    """A periodic evaluation reached its `stop_at` return: training ends at this log point."""
+
+
 class Logger:
     """Receives scalars against env steps, and decides when the algorithm checkpoints. This base one
     keeps the scalars in memory and writes no file (Python API use); RunLogger also writes
     metrics.csv, TensorBoard and checkpoints, and drives the progress bar.
+
+    With `periodic` (rung.evaluate.PeriodicEval), the agent the algorithm hands to `begin` is also
+    evaluated at the first log point at or past each multiple of `periodic.every` env steps: the row
+    gets `eval_return` and `eval_length`, the best agent so far is kept (RunLogger: in best/), and
+    reaching `periodic.stop_at` raises TargetReached. Evaluating uses its own envs and leaves every
+    random generator of the run alone, so it changes nothing in training.
 
     Checkpoints are taken at log points: the first at or past each multiple of `checkpoint_every` env
     steps (default: a tenth of the budget), and, unless `exact_resume`, whenever `checkpoint_minutes`
@@ -159,7 +172,7 @@ class Logger:
     one that never crashed (rung.checkpoint)."""
 
     def __init__(self, total_steps: int, every: int | None = None, checkpoint_every: int | None = None,
-                 checkpoint_minutes: float | None = None, exact_resume: bool = False):
+                 checkpoint_minutes: float | None = None, exact_resume: bool = False, periodic=None):
         self.total_steps = total_steps
         self.every = every or max(total_steps // 100, 1)
         self.checkpoint_every = checkpoint_every or max(total_steps // 10, 1)
@@ -171,14 +184,40 @@ class Logger:
         self.rows: list[dict[str, float]] = []
         self.start = self.last_time = time.perf_counter()
         self.last_step = 0
+        self.periodic, self.agent = periodic, None
+        self.best_eval = -np.inf
 
     def log(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
         now = time.perf_counter()
         row = {"step": step, **scalars, "time": now - self.start,
                "SPS": (step - self.last_step) / max(now - self.last_time, 1e-9)}
+        evaluating = (self.periodic is not None and self.agent is not None
+                      and step // self.periodic.every != self.last_step // self.periodic.every)
+        if evaluating:
+            row.update(self.periodic.run(self.agent))
+            now = time.perf_counter()   # evaluating is not training: its time stays out of the next SPS
         self.last_time, self.last_step = now, step
         self.rows.append(row)
+        self.write(row)
+        if evaluating:
+            self.judge(row)
         return row
+
+    def write(self, row: dict[str, float]) -> None:
+        """In memory: nothing is written."""
+
+    def judge(self, row: dict[str, float]) -> None:
+        """After a periodic evaluation: keep the best agent so far; stop once the target is reached."""
+        if row["eval_return"] > self.best_eval:
+            self.best_eval = row["eval_return"]
+            self.save_best()
+        target = self.periodic.stop_at
+        if target is not None and row["eval_return"] >= target:
+            log.info(f"eval return {row['eval_return']:g} ≥ {target:g} at env step {row['step']:,}: training stops")
+            raise TargetReached(row["step"])
+
+    def save_best(self) -> None:
+        """In memory: nothing is written."""
 
     def checkpoint(self, step: int, state: dict) -> bool:
         """Called by the algorithm at each log point with its state (rung.checkpoint names the kinds);
@@ -201,10 +240,12 @@ class Logger:
     def save(self, step: int, state: dict) -> None:
         """In memory: nothing is written."""
 
-    def begin(self, state: dict) -> int:
-        """Called by the algorithm once its state exists: the env step to start from. A fresh run starts
-        at 0 (and writes a step-0 checkpoint, so that a crash at any moment leaves one); a resumed run
-        loads its checkpoint into `state` and starts at its step."""
+    def begin(self, state: dict, agent=None) -> int:
+        """Called by the algorithm once its state exists, with the agent it will return (acting with the
+        live weights; periodic evaluations use it): the env step to start from. A fresh run starts at 0
+        (and writes a step-0 checkpoint, so that a crash at any moment leaves one); a resumed run loads
+        its checkpoint into `state` and starts at its step."""
+        self.agent = agent
         self.save(0, state)
         return 0
 
@@ -228,8 +269,8 @@ class RunLogger(Logger):
 
     def __init__(self, run_dir: Path, total_steps: int, every: int | None = None, progress: bool = True,
                  checkpoint_every: int | None = None, checkpoint_minutes: float | None = None,
-                 exact_resume: bool = False, header: dict | None = None, resume: bool = False):
-        super().__init__(total_steps, every, checkpoint_every, checkpoint_minutes, exact_resume)
+                 exact_resume: bool = False, header: dict | None = None, resume: bool = False, periodic=None):
+        super().__init__(total_steps, every, checkpoint_every, checkpoint_minutes, exact_resume, periodic)
         from torch.utils.tensorboard import SummaryWriter
 
         from rung.checkpoint import CHECKPOINT_FILE
@@ -251,6 +292,7 @@ class RunLogger(Logger):
             self.resume_from = self.read_checkpoint()
             self.last_checkpoint = self.last_step = self.resume_from[1]["step"]
             self.keep_rows_until(self.last_step)
+            self.best_eval = max((row["eval_return"] for row in self.rows if "eval_return" in row), default=-np.inf)
         self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=self.last_step + 1 if resume else None)
         self.events = RunLog(run_dir / LOG_FILE)
         self.progress = ProgressBar(total_steps) if progress else None
@@ -296,9 +338,10 @@ class RunLogger(Logger):
 
         save(self.checkpoint_path, step, state, self.header)
 
-    def begin(self, state: dict) -> int:
+    def begin(self, state: dict, agent=None) -> int:
         if self.resume_from is None:
-            return super().begin(state)
+            return super().begin(state, agent)
+        self.agent = agent
         from rung.checkpoint import restore
 
         arrays, meta = self.resume_from
@@ -310,8 +353,8 @@ class RunLogger(Logger):
         self.resume_from = None
         return meta["step"]
 
-    def log(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
-        row = super().log(step, scalars)
+    def write(self, row: dict[str, float]) -> None:
+        step = row["step"]
         new_columns = [k for k in row if k not in self.columns]
         if new_columns:  # a new metric appeared: rewrite the file with the wider header
             self.columns += new_columns
@@ -329,7 +372,16 @@ class RunLogger(Logger):
         if self.progress:
             problems = health(self.rows, step / self.total_steps)
             self.progress.update(step, self.recent_return(), row["SPS"], problems[0] if problems else "")
-        return row
+
+    def save_best(self) -> None:
+        """best/ holds the agent of the best periodic evaluation (written beside, then swapped in)."""
+        import shutil
+
+        best, fresh = self.run_dir / BEST_DIR, self.run_dir / f"{BEST_DIR}.tmp"
+        shutil.rmtree(fresh, ignore_errors=True)
+        self.agent.save(fresh)
+        shutil.rmtree(best, ignore_errors=True)
+        fresh.rename(best)
 
     def finish(self) -> None:
         if self.progress and self.rows:

@@ -223,7 +223,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     counters = {"next_log": logger.every, "update_stats": {}}
     state = {"q_net": q_net, "target_net": target_net, "optimizer": optimizer, "rng": rng, "episodes": env.episodes,
              "buffer": buffer if config.checkpoint_replay else None, "counters": counters}
-    start = logger.begin(state)
+    agent = QAgent(q_net, obs_space, config.net_arch, config.dueling, config.epsilon_final)  # the live network
+    start = logger.begin(state, agent)
     # resumed without its replay buffer: fill it again before learning
     learning_starts = config.learning_starts + (start if start and not config.checkpoint_replay else 0)
 
@@ -259,4 +260,4 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
             if logger.checkpoint(global_step, state):
                 obs = env.reset(seed=restart_seed(seed, global_step))
     env.close()
-    return QAgent(q_net, obs_space, config.net_arch, config.dueling, config.epsilon_final)
+    return agent

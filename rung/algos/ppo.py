@@ -201,7 +201,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
     state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": rollouts.reward_scaler,
              "episodes": env.episodes}
-    start = logger.begin(state)
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
+            "normalize_obs": config.normalize_obs}
+    agent = PolicyAgent(policy, obs_space, action_space, meta)   # acts with the live weights
+    start = logger.begin(state, agent)
     rollouts.restart(start)
     for iteration in range(start // (n * T), iterations):
         progress = iteration / iterations
@@ -263,6 +266,4 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         if logger.checkpoint(global_step, state):
             rollouts.restart(global_step)
     rollouts.close()
-    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
-            "normalize_obs": config.normalize_obs}
-    return PolicyAgent(policy, obs_space, action_space, meta)
+    return agent

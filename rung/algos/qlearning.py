@@ -64,7 +64,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     lr_final = config.lr if config.lr_final is None else config.lr_final
 
     checkpointed = {"q": q, "rng": rng, "episodes": episodes}
-    start = logger.begin(checkpointed)
+    agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
+    start = logger.begin(checkpointed, agent)
     obs, _ = env.reset(seed=restart_seed(seed, start))
     state = indexer(obs)
     for step in range(start + 1, steps + 1):
@@ -97,4 +98,4 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
                 obs, _ = env.reset(seed=restart_seed(seed, step))
                 state = indexer(obs)
 
-    return QTableAgent(NAME, q, indexer.dims, indexer.starts)
+    return agent

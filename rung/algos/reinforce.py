@@ -78,7 +78,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     optimizer = Adam(flat.param, lr=config.lr)
     lr_final = config.lr if config.lr_final is None else config.lr_final
     state = {"policy": policy, "optimizer": optimizer, "episodes": env.episodes}
-    global_step = logger.begin(state)
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
+            "normalize_obs": False}
+    agent = PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)   # acts with the live weights
+    global_step = logger.begin(state, agent)
     reset_seed = restart_seed(seed, global_step)  # later iterations continue the envs' own RNG
 
     while global_step < steps:
@@ -128,6 +131,4 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         if logger.checkpoint(global_step, state):  # exact resume: the next episodes start from its seed
             reset_seed = restart_seed(seed, global_step)
     collector.close()
-    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
-            "normalize_obs": False}
-    return PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)
+    return agent

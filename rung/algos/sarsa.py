@@ -40,7 +40,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     lr_final = config.lr if config.lr_final is None else config.lr_final
 
     checkpointed = {"q": q, "rng": rng, "episodes": episodes}
-    start = logger.begin(checkpointed)
+    agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
+    start = logger.begin(checkpointed, agent)
     obs, _ = env.reset(seed=restart_seed(seed, start))
     state = indexer(obs)
     epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, start / steps)
@@ -77,4 +78,4 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
                 state = indexer(obs)
                 action = epsilon_greedy(q[state], epsilon, rng)
 
-    return QTableAgent(NAME, q, indexer.dims, indexer.starts)
+    return agent

@@ -33,7 +33,8 @@ class Recorder(Logger):
         super().__init__(total_steps, every=every)
         self.snapshot, self.initial = snapshot, initial
 
-    def begin(self, state: dict) -> int:
+    def begin(self, state: dict, agent=None) -> int:
+        self.agent = agent
         if self.initial is not None:
             self.initial(state)
         return 0

@@ -78,3 +78,34 @@ def test_checkpoints_do_not_disturb_a_run_by_default(tmp_path):
     exact = rung.train("ppo", "CartPole-v1", steps=8192, seed=1, config=config, checkpoint_every=1024,
                        exact_resume=True, eval_episodes=2)
     assert [{k: v for k, v in row.items() if k not in WALL_CLOCK} for row in exact.metrics] != strip
+
+
+@pytest.mark.parametrize("algo, env_id, steps, config", [
+    ("qlearning", "FrozenLake-v1", 20000, {}),
+    ("ppo", "CartPole-v1", 16384, {"n_envs": 4, "n_steps": 128, "lr": 3e-3}),
+])
+def test_resume_keeps_the_evaluations_during_training_and_the_best_agent(algo, env_id, steps, config, tmp_path,
+                                                                         monkeypatch):
+    every = steps // 4
+    kwargs = dict(steps=steps, seed=2, config=config, checkpoint_every=every, eval_episodes=2, exact_resume=True,
+                  eval_every=steps // 16, eval_every_episodes=10)
+    rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
+    save = runs.RunLogger.save
+
+    def save_then_die(self, step, state):
+        save(self, step, state)
+        if step >= 2 * every:
+            raise Crash
+    monkeypatch.setattr(runs.RunLogger, "save", save_then_die)
+    with pytest.raises(Crash):
+        rung.train(algo, env_id, run_dir=tmp_path / "resumed", **kwargs)
+    monkeypatch.undo()
+    rung.resume(tmp_path / "resumed")
+
+    rows = learning_rows(tmp_path / "straight")
+    assert learning_rows(tmp_path / "resumed") == rows and sum("eval_return" in row for row in rows) >= 15
+    # the best evaluation came before the crash, so the resumed run must not replace its agent by a worse one
+    best_step = max((row for row in rows if "eval_return" in row), key=lambda row: row["eval_return"])["step"]
+    assert best_step <= 2 * every
+    a, b = (load_file(str(tmp_path / run / "best/agent.safetensors")) for run in ("straight", "resumed"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
