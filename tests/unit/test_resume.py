@@ -25,6 +25,21 @@ def learning_rows(run_dir):
         return [{k: float(v) for k, v in row.items() if v and k not in WALL_CLOCK} for row in csv.DictReader(f)]
 
 
+def crash_at_second_checkpoint_and_resume(algo, env_id, run_dir, kwargs, monkeypatch):
+    """Run B: dies right after writing the checkpoint at 2 × checkpoint_every, then is resumed."""
+    save = runs.RunLogger.save
+
+    def save_then_die(self, step, state):
+        save(self, step, state)
+        if step >= 2 * kwargs["checkpoint_every"]:
+            raise Crash
+    monkeypatch.setattr(runs.RunLogger, "save", save_then_die)
+    with pytest.raises(Crash):
+        rung.train(algo, env_id, run_dir=run_dir, **kwargs)
+    monkeypatch.undo()
+    return rung.resume(run_dir)
+
+
 @pytest.mark.parametrize("algo, env_id, steps, config", [
     ("dqn", "CartPole-v1", 6000, {"learning_starts": 500, "train_freq": 4, "gradient_steps": 2, "n_envs": 2,
                                   "target_update_interval": 200, "n_step": 3, "batch_size": 32}),
@@ -39,18 +54,7 @@ def test_resume_is_bit_exact(algo, env_id, steps, config, tmp_path, monkeypatch)
     every = steps // 4
     kwargs = dict(steps=steps, seed=3, config=config, checkpoint_every=every, eval_episodes=2, exact_resume=True)
     straight = rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
-
-    save = runs.RunLogger.save
-
-    def save_then_die(self, step, state):
-        save(self, step, state)
-        if step >= 2 * every:
-            raise Crash
-    monkeypatch.setattr(runs.RunLogger, "save", save_then_die)
-    with pytest.raises(Crash):
-        rung.train(algo, env_id, run_dir=tmp_path / "resumed", **kwargs)
-    monkeypatch.undo()
-    resumed = rung.resume(tmp_path / "resumed")
+    resumed = crash_at_second_checkpoint_and_resume(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
 
     assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
     a, b = load_file(str(tmp_path / "straight/agent.safetensors")), load_file(str(tmp_path / "resumed/agent.safetensors"))
@@ -90,17 +94,7 @@ def test_resume_keeps_the_evaluations_during_training_and_the_best_agent(algo, e
     kwargs = dict(steps=steps, seed=2, config=config, checkpoint_every=every, eval_episodes=2, exact_resume=True,
                   eval_every=steps // 16, eval_every_episodes=10)
     rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
-    save = runs.RunLogger.save
-
-    def save_then_die(self, step, state):
-        save(self, step, state)
-        if step >= 2 * every:
-            raise Crash
-    monkeypatch.setattr(runs.RunLogger, "save", save_then_die)
-    with pytest.raises(Crash):
-        rung.train(algo, env_id, run_dir=tmp_path / "resumed", **kwargs)
-    monkeypatch.undo()
-    rung.resume(tmp_path / "resumed")
+    crash_at_second_checkpoint_and_resume(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
 
     rows = learning_rows(tmp_path / "straight")
     assert learning_rows(tmp_path / "resumed") == rows and sum("eval_return" in row for row in rows) >= 15
