@@ -1,4 +1,5 @@
-"""Learning curves: episodic return against env steps, one line per run."""
+"""Learning curves: episodic return against env steps, one line per run, and the greedy evaluations
+during training (`--eval-every`) as markers in the same colour."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from rung.errors import RungError
 from rung.runs import CONFIG_FILE, METRICS_FILE
 
 
-def read_curve(run_dir: Path) -> tuple[list[float], list[float]]:
+def read_curve(run_dir: Path, column: str = "episodic_return") -> tuple[list[float], list[float]]:
+    """(steps, values) of the rows of metrics.csv that have `column`."""
     path = run_dir / METRICS_FILE
     if not path.is_file():
         raise RungError(f"{run_dir} has no {METRICS_FILE}")
-    steps, returns = [], []
+    steps, values = [], []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            if row.get("episodic_return"):
+            if row.get(column):
                 steps.append(float(row["step"]))
-                returns.append(float(row["episodic_return"]))
-    return steps, returns
+                values.append(float(row[column]))
+    return steps, values
 
 
 def plot_runs(run_dirs: list[str | Path], out: str | Path, title: str | None = None) -> Path:
@@ -40,7 +42,10 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path, title: str | None = N
         if (run_dir / CONFIG_FILE).is_file():
             record = json.loads((run_dir / CONFIG_FILE).read_text())
             label = f"{record['algo']} {record['env_id']} seed {record['seed']}"
-        ax.plot(steps, returns, label=label)
+        line, = ax.plot(steps, returns, label=label)
+        eval_steps, eval_returns = read_curve(run_dir, "eval_return")
+        if eval_steps:
+            ax.plot(eval_steps, eval_returns, "o", color=line.get_color(), markersize=4, label=f"{label}: greedy eval")
     ax.set_xlabel("env steps")
     ax.set_ylabel("episodic return (mean per log interval)")
     ax.set_title(title or "learning curves")
