@@ -171,6 +171,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--preset", help="preset the swept keys override (default: `default`)")
     sweep.add_argument("--search", default="grid", help="grid (default), random or optuna")
     sweep.add_argument("--samples", type=int, default=4, help="configurations drawn by random / optuna (default 4)")
+    sweep.add_argument("--eval-episodes", type=int, default=100,
+                       help="greedy episodes that score each trial (default 100)")
     sweep.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
     sweep.add_argument("--run-dir", help="where to write (default runs/sweep-ALGO-ENV-TIME)")
 
@@ -343,7 +345,7 @@ def cmd_sweep(args) -> None:
     grid = {**(read_grid_file(args.grid_file) if args.grid_file else {}), **parse_grid(args.grid)}
     run_dir = args.run_dir or default_run_dir("sweep", f"{args.algo}-{args.env_id}", args.seeds)
     summary = sweep(args.algo, args.env_id, grid, args.seeds, args.steps, run_dir, args.search,
-                    args.samples, args.preset, args.address)
+                    args.samples, args.preset, args.address, args.eval_episodes)
     print((Path(run_dir) / "table.md").read_text(), end="")
     score = summary["score"]
     print(f"best: {summary['best']} (eval IQM {score['iqm']:.1f}, 95 % CI [{score['low']:.1f}, {score['high']:.1f}])")

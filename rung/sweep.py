@@ -119,7 +119,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     if seeds < 1:
         raise RungError(f"--seeds must be at least 1, got {seeds}")
     for values in itertools.product(*grid.values()):   # every configuration must be valid before Ray starts
-        resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)))
+        resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)), eval_episodes=eval_episodes)
     env_id = absolute_env_id(env_id)   # Ray runs each trial in its own directory
     directory = create_run_dir(run_dir).resolve()
     steps = resolve(algo, env_id, steps, 0, preset).steps

@@ -40,8 +40,8 @@ def test_grid_sweep_writes_its_table_and_a_preset_that_reproduces_the_best_trial
 @pytest.mark.parametrize("search", ["random", "optuna"])
 def test_random_and_optuna_search_run_each_drawn_configuration_with_every_seed(cli, tmp_path, search):
     proc = cli("sweep", "qlearning", "FrozenLake-v1", "--grid", "lr=0.05,0.1,0.2,0.4", "gamma=0.9,0.99",
-               "--search", search, "--samples", "3", "--seeds", "2", "--steps", "2000", "--run-dir", tmp_path / "sweep",
-               cwd=tmp_path)
+               "--search", search, "--samples", "3", "--seeds", "2", "--steps", "2000", "--eval-episodes", "20",
+               "--run-dir", tmp_path / "sweep", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     trials = list(csv.DictReader(open(tmp_path / "sweep/trials.csv")))
     assert len(trials) == 6 and all(t["eval"] and not t["error"] for t in trials)
@@ -53,6 +53,7 @@ def test_random_and_optuna_search_run_each_drawn_configuration_with_every_seed(c
     assert all(count["0"] == count["1"] >= 1 and set(count) == {"0", "1"} for count in seeds.values()), seeds
     summary = json.loads((tmp_path / "sweep/summary.json").read_text())
     assert sum(c["trials"] for c in summary["configurations"]) == 6
+    assert json.loads(open(f"{trials[0]['run_dir']}/eval.json").read())["episodes"] == 20
 
 
 def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli, tmp_path):
@@ -61,7 +62,8 @@ def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli, tmp_path):
     for args, message in ((("--grid", "lr=-1"), "lr"), (("--grid", "nonsense"), "KEY=V1,V2"),
                           (("--grid-file", tmp_path / "bad.yaml"), "lr"), (("--grid-file", tmp_path / "list.yaml"),
                           "must map config keys"), ((), "nothing to sweep"),
-                          (("--grid", "lr=1e-3", "--search", "bayes"), "unknown search")):
+                          (("--grid", "lr=1e-3", "--search", "bayes"), "unknown search"),
+                          (("--grid", "lr=1e-3", "--eval-episodes", "0"), "eval episodes must be positive")):
         proc = cli("sweep", "ppo", "CartPole-v1", *args, "--run-dir", tmp_path / "s", cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
