@@ -84,6 +84,10 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError(f"{algo} has no rollout workers; --workers is for {can}")
     if address is not None and workers is None:
         raise RungError("--address names the Ray cluster of the rollout workers: give --workers N too")
+    if address is not None:
+        from rung.distributed import require_listener
+
+        require_listener(address)
     if stop_at is not None and eval_every is None:
         raise RungError("--stop-at is judged by the evaluations during training: give --eval-every STEPS too")
     if stop_at is not None and not np.isfinite(stop_at):

@@ -49,6 +49,8 @@ def start_ray(address: str | None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
+    if address is not None:
+        require_listener(address)
     try:
         ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     except ConnectionError as exc:
@@ -62,6 +64,21 @@ def start_ray(address: str | None) -> bool:
         raise RungError(f"cannot reach a Ray cluster at {address!r}: {exc}; is it running (`ray status --address "
                         f"{address}`)? {hint}") from None
     return True
+
+
+def require_listener(address: str) -> None:
+    """A HOST:PORT that nothing listens on is an error now: Ray itself would retry for minutes."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"\[?([^\]/]+?)\]?:(\d+)", address)   # not `auto` or a ray:// client address
+    if match is None:
+        return
+    try:
+        socket.create_connection((match[1], int(match[2])), timeout=5).close()
+    except OSError as exc:
+        raise RungError(f"nothing answers at {address} ({exc.strerror or exc}): is a Ray head running there "
+                        f"(`ray start --head --port {match[2]}`)?") from None
 
 
 class Worker:

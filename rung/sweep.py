@@ -107,7 +107,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
           search: str = "grid", samples: int = 4, preset: str | None = None, address: str | None = None,
           eval_episodes: int = 100, say=print) -> dict:
     from rung.api import resolve
-    from rung.distributed import import_ray, start_ray
+    from rung.distributed import import_ray, require_listener, start_ray
 
     ray = import_ray()
     from ray import tune
@@ -120,6 +120,8 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
         raise RungError(f"--seeds must be at least 1, got {seeds}")
     for values in itertools.product(*grid.values()):   # every configuration must be valid before Ray starts
         resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)), eval_episodes=eval_episodes)
+    if address is not None:
+        require_listener(address)
     env_id = absolute_env_id(env_id)   # Ray runs each trial in its own directory
     directory = create_run_dir(run_dir).resolve()
     steps = resolve(algo, env_id, steps, 0, preset).steps

@@ -78,3 +78,13 @@ def test_a_cluster_that_refuses_the_driver_is_a_one_line_error_that_names_the_to
     error = [line for line in proc.stderr.splitlines() if line.startswith("rung: error:")]
     assert len(error) == 1 and f"cannot reach a Ray cluster at '{address}'" in error[0]
     assert "set RAY_AUTH_MODE=token" in error[0]
+
+
+def test_an_address_where_nothing_listens_is_an_error_at_once_before_any_run_directory(cli, tmp_path):
+    address = f"127.0.0.1:{free_port()}"   # Ray's own retries would take minutes
+    for args in (("train", "ppo", "CartPole-v1", "--workers", "2"), ("sweep", "ppo", "CartPole-v1", "--grid", "lr=1e-3")):
+        started = time.monotonic()
+        proc = cli(*args, "--address", address, "--run-dir", tmp_path / "run")
+        assert proc.returncode == 2 and time.monotonic() - started < 30
+        assert f"rung: error: nothing answers at {address} (Connection refused)" in proc.stderr, proc.stderr
+        assert not (tmp_path / "run").exists()
