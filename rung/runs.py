@@ -39,6 +39,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 LOG_FILE = "log.txt"
 BEST_DIR = "best"
+BEST_FILE = "best.json"   # in best/: the env step and evaluation the agent there comes from
 log = logging.getLogger("rung.runs")
 
 
@@ -210,13 +211,13 @@ class Logger:
         """After a periodic evaluation: keep the best agent so far; stop once the target is reached."""
         if row["eval_return"] > self.best_eval:
             self.best_eval = row["eval_return"]
-            self.save_best()
+            self.save_best(row)
         target = self.periodic.stop_at
         if target is not None and row["eval_return"] >= target:
             log.info(f"eval return {row['eval_return']:g} ≥ {target:g} at env step {row['step']:,}: training stops")
             raise TargetReached(row["step"])
 
-    def save_best(self) -> None:
+    def save_best(self, row: dict[str, float]) -> None:
         """In memory: nothing is written."""
 
     def checkpoint(self, step: int, state: dict) -> bool:
@@ -292,7 +293,7 @@ class RunLogger(Logger):
             self.resume_from = self.read_checkpoint()
             self.last_checkpoint = self.last_step = self.resume_from[1]["step"]
             self.keep_rows_until(self.last_step)
-            self.best_eval = max((row["eval_return"] for row in self.rows if "eval_return" in row), default=-np.inf)
+            self.best_eval = self.saved_best_eval()
         self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=self.last_step + 1 if resume else None)
         self.events = RunLog(run_dir / LOG_FILE)
         self.progress = ProgressBar(total_steps) if progress else None
@@ -305,6 +306,14 @@ class RunLogger(Logger):
         if self.stop_requested:  # a second signal: stop now
             raise KeyboardInterrupt
         self.stop_requested = True
+
+    def saved_best_eval(self) -> float:
+        """On resume, the return best/ must beat: the best evaluation logged up to the checkpoint, or the
+        one best/ came from if that is higher (saved after the checkpoint, before the crash: with exact
+        resume the replay reaches the same number; without, best/ keeps an agent that did score it)."""
+        record = self.run_dir / BEST_DIR / BEST_FILE
+        saved = json.loads(record.read_text())["eval_return"] if record.is_file() else -np.inf
+        return max([row["eval_return"] for row in self.rows if "eval_return" in row] + [saved])
 
     def read_checkpoint(self) -> tuple[dict, dict]:
         from rung.checkpoint import load
@@ -373,13 +382,15 @@ class RunLogger(Logger):
             problems = health(self.rows, step / self.total_steps)
             self.progress.update(step, self.recent_return(), row["SPS"], problems[0] if problems else "")
 
-    def save_best(self) -> None:
-        """best/ holds the agent of the best periodic evaluation (written beside, then swapped in)."""
+    def save_best(self, row: dict[str, float]) -> None:
+        """best/ holds the agent of the best periodic evaluation and best.json says which (written beside,
+        then swapped in)."""
         import shutil
 
         best, fresh = self.run_dir / BEST_DIR, self.run_dir / f"{BEST_DIR}.tmp"
         shutil.rmtree(fresh, ignore_errors=True)
         self.agent.save(fresh)
+        write_json(fresh / BEST_FILE, {k: row[k] for k in ("step", "eval_return", "eval_length")})
         shutil.rmtree(best, ignore_errors=True)
         fresh.rename(best)
 

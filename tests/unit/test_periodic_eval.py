@@ -1,6 +1,8 @@
 """Evaluation during training (`eval_every`, `stop_at`): it changes nothing in training, it lands on
 the right steps, best/ holds the agent of the best evaluation, and reaching the target stops the run."""
 
+import json
+
 import pytest
 
 import rung
@@ -47,6 +49,8 @@ def test_best_holds_the_agent_of_the_best_evaluation(tmp_path):
     again = rung.evaluate(rung.load(tmp_path / "run/best"), episodes=5, seed=1 + 200_000)
     assert again["mean_return"] == best["eval_return"]
     assert not (tmp_path / "run/best.tmp").exists()
+    provenance = json.loads((tmp_path / "run/best/best.json").read_text())
+    assert provenance == {k: best[k] for k in ("step", "eval_return", "eval_length")}
 
 
 def test_reaching_the_target_stops_training(cli, tmp_path):

@@ -5,6 +5,7 @@ episodes, so the uninterrupted run is that run. Here run B dies right after writ
 checkpoint and is resumed."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -25,8 +26,8 @@ def learning_rows(run_dir):
         return [{k: float(v) for k, v in row.items() if v and k not in WALL_CLOCK} for row in csv.DictReader(f)]
 
 
-def crash_at_second_checkpoint_and_resume(algo, env_id, run_dir, kwargs, monkeypatch):
-    """Run B: dies right after writing the checkpoint at 2 × checkpoint_every, then is resumed."""
+def crash_at_second_checkpoint(algo, env_id, run_dir, kwargs, monkeypatch):
+    """Run B: dies right after writing the checkpoint at 2 × checkpoint_every."""
     save = runs.RunLogger.save
 
     def save_then_die(self, step, state):
@@ -37,7 +38,6 @@ def crash_at_second_checkpoint_and_resume(algo, env_id, run_dir, kwargs, monkeyp
     with pytest.raises(Crash):
         rung.train(algo, env_id, run_dir=run_dir, **kwargs)
     monkeypatch.undo()
-    return rung.resume(run_dir)
 
 
 @pytest.mark.parametrize("algo, env_id, steps, config", [
@@ -54,7 +54,8 @@ def test_resume_is_bit_exact(algo, env_id, steps, config, tmp_path, monkeypatch)
     every = steps // 4
     kwargs = dict(steps=steps, seed=3, config=config, checkpoint_every=every, eval_episodes=2, exact_resume=True)
     straight = rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
-    resumed = crash_at_second_checkpoint_and_resume(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
+    crash_at_second_checkpoint(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
+    resumed = rung.resume(tmp_path / "resumed")
 
     assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
     a, b = load_file(str(tmp_path / "straight/agent.safetensors")), load_file(str(tmp_path / "resumed/agent.safetensors"))
@@ -94,7 +95,8 @@ def test_resume_keeps_the_evaluations_during_training_and_the_best_agent(algo, e
     kwargs = dict(steps=steps, seed=2, config=config, checkpoint_every=every, eval_episodes=2, exact_resume=True,
                   eval_every=steps // 16, eval_every_episodes=10)
     rung.train(algo, env_id, run_dir=tmp_path / "straight", **kwargs)
-    crash_at_second_checkpoint_and_resume(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
+    crash_at_second_checkpoint(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
+    rung.resume(tmp_path / "resumed")
 
     rows = learning_rows(tmp_path / "straight")
     assert learning_rows(tmp_path / "resumed") == rows and sum("eval_return" in row for row in rows) >= 15
@@ -103,3 +105,19 @@ def test_resume_keeps_the_evaluations_during_training_and_the_best_agent(algo, e
     assert best_step <= 2 * every
     a, b = (load_file(str(tmp_path / run / "best/agent.safetensors")) for run in ("straight", "resumed"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+
+def test_a_best_agent_saved_after_the_checkpoint_stays_unless_beaten(tmp_path, monkeypatch):
+    # as if the crashed run had saved a better best/ after its last checkpoint: the resumed run, whose
+    # evaluations beat every one logged up to the checkpoint but not that one, must leave it in place
+    kwargs = dict(steps=16384, seed=2, config={"n_envs": 4, "n_steps": 128, "lr": 3e-3}, checkpoint_every=2048,
+                  eval_episodes=2, exact_resume=True, eval_every=1024, eval_every_episodes=10)
+    crash_at_second_checkpoint("ppo", "CartPole-v1", tmp_path / "run", kwargs, monkeypatch)
+    record = tmp_path / "run/best/best.json"
+    later = {"step": 9000, "eval_return": 1e6, "eval_length": 500.0}
+    record.write_text(json.dumps(later))
+    rung.resume(tmp_path / "run")
+    rows = [row for row in learning_rows(tmp_path / "run") if "eval_return" in row]
+    assert max(r["eval_return"] for r in rows if r["step"] > 4096) > max(r["eval_return"] for r in rows if r["step"] <= 4096)
+    assert json.loads(record.read_text()) == later
