@@ -21,7 +21,7 @@ from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
 from rung.envs import EnvMaker, make_env
 from rung.errors import RungError, RungWarning
-from rung.evaluate import PeriodicEval, evaluate
+from rung.evaluate import EVAL_EVERY_EPISODES, PeriodicEval, evaluate
 from rung.presets import get_preset
 from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, TargetReached, check_run_dir,
                        create_run_dir, default_run_dir, versions, write_json)
@@ -49,7 +49,7 @@ class RunSettings:
     workers: int | None = None    # Ray rollout workers (rung.distributed); None: collect in this process
     address: str | None = None    # the Ray cluster of the workers; None: a local instance
     eval_every: int | None = None  # env steps between evaluations during training (rung.evaluate.PeriodicEval)
-    eval_every_episodes: int = 10  # episodes per evaluation during training
+    eval_every_episodes: int = EVAL_EVERY_EPISODES  # episodes per evaluation during training
     stop_at: float | None = None   # stop training once such an evaluation's mean return reaches this
 
 
@@ -58,7 +58,7 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
             threads: int | None = None, checkpoint_every: int | None = None,
             checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False,
             workers: int | None = None, address: str | None = None, eval_every: int | None = None,
-            eval_every_episodes: int = 10, stop_at: float | None = None) -> RunSettings:
+            eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
@@ -105,7 +105,7 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
-          eval_every: int | None = None, eval_every_episodes: int = 10, stop_at: float | None = None):
+          eval_every: int | None = None, eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None):
     """Train `algo` on `env_id`, evaluate it, and return the agent.
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),

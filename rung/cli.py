@@ -80,7 +80,7 @@ def build_parser() -> Parser:
     train.add_argument("--eval-every", type=int, metavar="STEPS",
                        help="also evaluate greedily every STEPS env steps during training (metrics eval_return, "
                             "eval_length; the best agent is kept in RUN_DIR/best/)")
-    train.add_argument("--eval-every-episodes", type=int, default=10, metavar="N",
+    train.add_argument("--eval-every-episodes", type=int, metavar="N",
                        help="episodes per evaluation during training (default 10)")
     train.add_argument("--stop-at", type=float, metavar="RETURN",
                        help="stop training once an evaluation during training reaches this mean return")
@@ -191,11 +191,12 @@ def build_parser() -> Parser:
 def cmd_train(args) -> None:
     import rung
     from rung.config import parse_assignments
+    from rung.evaluate import EVAL_EVERY_EPISODES
 
     started = time.perf_counter()
     if args.resume:
         given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every",
-                             "workers", "address", "eval_every", "stop_at")
+                             "workers", "address", "eval_every", "eval_every_episodes", "stop_at")
                  if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs", "exact_resume")
                                                      if getattr(args, a)]
         if given:
@@ -211,7 +212,8 @@ def cmd_train(args) -> None:
                            threads=args.threads, checkpoint_every=args.checkpoint_every,
                            checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume,
                            workers=args.workers, address=args.address, eval_every=args.eval_every,
-                           eval_every_episodes=args.eval_every_episodes, stop_at=args.stop_at)
+                           eval_every_episodes=(EVAL_EVERY_EPISODES if args.eval_every_episodes is None
+                                                else args.eval_every_episodes), stop_at=args.stop_at)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo

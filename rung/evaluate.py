@@ -12,6 +12,8 @@ from rung.envs import make_env, make_vec_env
 
 # An env without a time limit (CliffWalking) and a policy that walks in circles would never end.
 STEP_CAP = 10_000
+# Episodes of each evaluation during training (PeriodicEval), unless the run says otherwise.
+EVAL_EVERY_EPISODES = 10
 # Episodes run side by side in this many env copies, the agent acting on all of them in one batch.
 MAX_EVAL_ENVS = 100
 

@@ -72,3 +72,12 @@ def test_bad_periodic_settings_are_one_line_errors(cli, tmp_path):
         proc = cli("train", "qlearning", "FrozenLake-v1", "--steps", "1000", *args, "--run-dir", tmp_path / "r")
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert not (tmp_path / "r").exists()
+
+
+def test_resume_refuses_new_evaluation_settings(cli, tmp_path):
+    assert cli("train", "qlearning", "FrozenLake-v1", "--steps", "2000", "--eval-every", "1000", "--run-dir",
+               tmp_path / "run", "--quiet").returncode == 0
+    (tmp_path / "run/eval.json").unlink()   # as if it had been interrupted
+    for args in (("--eval-every", "500"), ("--eval-every-episodes", "3"), ("--stop-at", "1")):
+        proc = cli("train", "--resume", tmp_path / "run", *args)
+        assert proc.returncode == 2 and "--resume continues a run with its own settings; drop" in proc.stderr
