@@ -44,13 +44,12 @@ def import_ray():
 
 
 def start_ray(address: str | None) -> bool:
-    """Connect to the Ray cluster at `address`, or start a local instance when None. True when this call
+    """Connect to the Ray cluster at `address` (its callers have checked with `require_listener` that
+    something answers there), or start a local instance when None. True when this call
     started or joined Ray (so the caller shuts it down), False when this process was connected already."""
     ray = import_ray()
     if ray.is_initialized():
         return False
-    if address is not None:
-        require_listener(address)
     try:
         ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     except ConnectionError as exc:

@@ -16,6 +16,7 @@ def training_metrics(agent):
 
 @pytest.mark.parametrize("algo, env_id, steps, config", [
     ("qlearning", "FrozenLake-v1", 20_000, {}),
+    ("sarsa", "CliffWalking-v1", 20_000, {}),
     ("dqn", "CartPole-v1", 2000, {"learning_starts": 200, "train_freq": 4, "gradient_steps": 1, "batch_size": 16}),
     ("reinforce", "CartPole-v1", 4000, {"baseline": True}),
     ("a2c", "Pendulum-v1", 2000, {"normalize_obs": True, "normalize_reward": True}),
