@@ -22,6 +22,7 @@ from rung.algos.tabular import QTableAgent
 from rung.envs import EnvMaker, make_env
 from rung.errors import RungError, RungWarning
 from rung.evaluate import EVAL_EVERY_EPISODES, PeriodicEval, evaluate
+from rung.nets import default_threads
 from rung.presets import get_preset
 from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, TargetReached, check_run_dir,
                        create_run_dir, default_run_dir, versions, write_json)
@@ -110,8 +111,8 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
     checkpoints included; the agent's `run_dir` and `eval` attributes tell where and how well.
-    `threads` sets torch's thread count for the process (default: the preset's, else torch's own
-    choice). Checkpoints: every `checkpoint_every` env steps (default: a tenth of the budget) and every
+    `threads` sets torch's thread count for the process (default: the preset's, else
+    rung.nets.default_threads: one for MLP bodies, torch's own choice for CNNs). Checkpoints: every `checkpoint_every` env steps (default: a tenth of the budget) and every
     `checkpoint_minutes`; `exact_resume` makes each checkpoint restart the envs' episodes so that a
     resumed run is bit-identical to an uninterrupted one (rung.runs.Logger). `workers` Ray actors
     step the envs of REINFORCE, A2C and PPO (rung.distributed), on the Ray cluster at `address` or a
@@ -122,8 +123,10 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
                        checkpoint_every, checkpoint_minutes, exact_resume, workers, address, eval_every,
                        eval_every_episodes, stop_at)
     module = get_algo(algo)
-    with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks
+    with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks and the threads
         reason = module.supports(env)
+        if settings.threads is None:   # recorded in config.json, so that a resumed run keeps it
+            settings.threads = default_threads(env.observation_space)
     if reason:
         others = [a for a in algos_supporting(env) if a != algo]
         can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"

@@ -84,7 +84,7 @@ def build_parser() -> Parser:
                        help="episodes per evaluation during training (default 10)")
     train.add_argument("--stop-at", type=float, metavar="RETURN",
                        help="stop training once an evaluation during training reaches this mean return")
-    train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else one per core)")
+    train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else 1 for MLP bodies and one per core for CNNs)")
     train.add_argument("--workers", type=int, metavar="N",
                        help="REINFORCE, A2C, PPO: N Ray actors step the envs, the learner updates (needs rung[ray])")
     train.add_argument("--address", metavar="HOST:PORT",
@@ -248,11 +248,16 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
+    import torch
+
     import rung
+    from rung.nets import default_threads
 
     if args.episodes <= 0:
         raise RungError(f"--episodes must be positive, got {args.episodes}")
     agent = rung.load(args.run_dir)
+    if hasattr(agent, "obs_space") and default_threads(agent.obs_space) is not None:   # a network: training's threads
+        torch.set_num_threads(default_threads(agent.obs_space))
     result = rung.evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
     if args.json:
         print(json.dumps(result))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import math
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -190,7 +191,11 @@ BACKENDS = ("auto", "native", "sync", "async", "envpool")
 
 def check_step(env_id: str, step: int, obs, rewards) -> None:
     """A NaN or inf from the env would silently poison the learner: stop with the env and the step."""
-    if not np.all(np.isfinite(rewards)):
+    if isinstance(rewards, (int, float)):   # one env's reward: math is ≈ 10× faster than NumPy on a scalar
+        finite = math.isfinite(rewards)
+    else:
+        finite = np.all(np.isfinite(rewards))
+    if not finite:
         raise RungError(f"env {env_id!r} returned a non-finite reward at env step {step:,}")
     if isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
         raise RungError(f"env {env_id!r} returned a non-finite observation at env step {step:,}")

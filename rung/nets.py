@@ -77,6 +77,15 @@ def make_body(obs_space: spaces.Space, hidden: tuple[int, ...], activation: str 
     return MLP(int(np.prod(obs_space.shape)), hidden, activation)
 
 
+def default_threads(obs_space: spaces.Space) -> int | None:
+    """Torch threads for a run on this observation space unless the user says otherwise (`--threads`).
+    One for the MLP bodies: a second thread made their small ops no faster (docs/benchmarks.md), and
+    with one thread per core two runs side by side made each ≈ 30× slower (their OpenMP threads spin
+    against each other). Image bodies (CNN): None, torch's own choice (one per core), where the
+    convolutions are large enough for more threads to pay."""
+    return None if is_image_space(obs_space) else 1
+
+
 class QNetwork(nn.Module):
     """Q(s, ·) for every discrete action.
 

@@ -1,3 +1,5 @@
+import json
+import operator
 import os
 import subprocess
 import sys
@@ -5,18 +7,50 @@ from pathlib import Path
 
 import pytest
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
+# benchmarks/learning_sweep.py reruns the learning tests at other seeds, torch thread counts and CPU kernels
+# through these variables. Unset (the suite), each test runs at its own seeds and rung's default threads.
+SWEEP_SEED = os.environ.get("RUNG_TEST_SEED")
+TEST_THREADS = int(os.environ["RUNG_TEST_THREADS"]) if os.environ.get("RUNG_TEST_THREADS") else None
+RECORD = os.environ.get("RUNG_TEST_RECORD")   # a JSON-lines file: every learning check's value and threshold
+
+if TEST_THREADS or os.environ.get("PYTEST_XDIST_WORKER"):
     # `pytest -n 2` on 2 cores: each worker (and each `rung` it starts) gets one core's worth of torch
     # threads; two workers with two threads each oversubscribe the CPU and ran the RLHF tests ≈ 5× slower.
-    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(TEST_THREADS or 1)
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(TEST_THREADS or 1)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The installed console script, as a user runs it (falls back to the module when not installed).
 SCRIPT = Path(sys.executable).parent / "rung"
 RUNG = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "rung.cli"]
+COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+
+
+def learning_seeds(*seeds: int) -> list:
+    """A learning test's seeds: its own in the suite; the sweep's one seed when the sweep reruns it."""
+    chosen = [int(SWEEP_SEED)] if SWEEP_SEED is not None else seeds
+    return [pytest.param(seed, id=f"seed{seed}") for seed in chosen]
+
+
+def threads_option() -> list[str]:
+    """`--threads N` for a `rung` subprocess when the sweep fixes the thread count; else rung's default."""
+    return ["--threads", str(TEST_THREADS)] if TEST_THREADS else []
+
+
+@pytest.fixture
+def expect(request):
+    """`expect(what, value, op, threshold)`: a learning check. It asserts `value op threshold` and, under the
+    sweep, records the value first, so that the sweep can print each check's worst value over its runs."""
+    def check(what: str, value: float, op: str, threshold: float) -> None:
+        value = float(value)
+        if RECORD:
+            with open(RECORD, "a") as f:   # one short appended line per check: safe from two xdist workers
+                f.write(json.dumps({"test": request.node.nodeid, "check": what, "value": value, "op": op,
+                                    "threshold": threshold, "seed": SWEEP_SEED, "threads": TEST_THREADS}) + "\n")
+        assert COMPARISONS[op](value, threshold), f"{what} = {value:g}, needs {op} {threshold:g}"
+    return check
 
 
 def run_cli(*args, cwd=None, check=False, env=None):

@@ -5,8 +5,7 @@ import pytest
 
 import rung
 from rung.nets import NatureCNN
-
-pytestmark = pytest.mark.learning
+from tests.conftest import TEST_THREADS, learning_seeds
 
 
 def test_cnn_path_on_atari_frames(tmp_path):
@@ -21,10 +20,12 @@ def test_cnn_path_on_atari_frames(tmp_path):
     assert loaded.act(obs) == agent.act(obs)
 
 
-def test_cartpole_learns_within_20k_steps(tmp_path):
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", learning_seeds(0))
+def test_cartpole_learns_within_20k_steps(seed, expect):
     """The default preset (rl-zoo3's settings with 3-step returns and lr annealed to 0) on 40 % of its
     budget: the greedy policy must balance for ≥ 195 steps on average (CartPole-v0's old threshold)."""
-    agent = rung.train("dqn", "CartPole-v1", steps=20_000, seed=0, eval_episodes=10)
-    assert agent.eval["mean_return"] >= 195
+    agent = rung.train("dqn", "CartPole-v1", steps=20_000, seed=seed, eval_episodes=10, threads=TEST_THREADS)
+    expect("eval return", agent.eval["mean_return"], ">=", 195)
     early = [row["episodic_return"] for row in agent.metrics[:10] if "episodic_return" in row]
-    assert np.mean(early) < 60  # it started from a random policy: the return was learned
+    expect("first episodes' return", np.mean(early), "<", 60)  # it started from a random policy

@@ -5,16 +5,17 @@ import torch
 
 import rung
 from rung.algos import a2c, reinforce
+from tests.conftest import TEST_THREADS, learning_seeds
 
-pytestmark = pytest.mark.learning
 
-
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", learning_seeds(0))
 @pytest.mark.parametrize("algo, steps", [("reinforce", 100_000), ("a2c", 200_000)])
-def test_cartpole_learns(algo, steps):
-    agent = rung.train(algo, "CartPole-v1", steps=steps, seed=0, eval_episodes=10)
-    assert agent.eval["mean_return"] >= 195
+def test_cartpole_learns(algo, steps, seed, expect):
+    agent = rung.train(algo, "CartPole-v1", steps=steps, seed=seed, eval_episodes=10, threads=TEST_THREADS)
+    expect("eval return", agent.eval["mean_return"], ">=", 195)
     first = next(row for row in agent.metrics if "episodic_return" in row)
-    assert first["episodic_return"] < 60
+    expect("first episode's return", first["episodic_return"], "<", 60)
 
 
 def test_a2c_policy_term_is_reinforces_loss_with_advantages():

@@ -4,15 +4,16 @@ import numpy as np
 import pytest
 
 import rung
+from tests.conftest import TEST_THREADS, learning_seeds
 
-pytestmark = pytest.mark.learning
 
-
-def test_ppo_solves_cartpole_with_the_default_preset():
-    agent = rung.train("ppo", "CartPole-v1", seed=0, eval_episodes=20)
-    assert agent.eval["mean_return"] >= 475
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", learning_seeds(0))
+def test_ppo_solves_cartpole_with_the_default_preset(seed, expect):
+    agent = rung.train("ppo", "CartPole-v1", seed=seed, eval_episodes=20, threads=TEST_THREADS)
+    expect("eval return", agent.eval["mean_return"], ">=", 475)
     first = next(row for row in agent.metrics if "episodic_return" in row)
-    assert first["episodic_return"] < 60  # from a near-uniform policy
+    expect("first episode's return", first["episodic_return"], "<", 60)  # from a near-uniform policy
 
 
 def test_gaussian_policy_on_pendulum_round_trips(tmp_path):

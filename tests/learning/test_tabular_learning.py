@@ -9,6 +9,7 @@ import gymnasium as gym
 import pytest
 
 from rung.algos.value_iteration import policy_return, tabular_model, value_iteration
+from tests.conftest import learning_seeds
 
 pytestmark = pytest.mark.learning
 
@@ -20,46 +21,50 @@ def train_eval(cli, tmp_path, algo, env_id, seed, *extra):
     return json.loads((run_dir / "eval.json").read_text())
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_frozenlake_slippery_reaches_the_optimum(cli, tmp_path, seed):
+@pytest.mark.parametrize("seed", learning_seeds(0, 1, 2))
+def test_frozenlake_slippery_reaches_the_optimum(cli, tmp_path, seed, expect):
     result = train_eval(cli, tmp_path, "qlearning", "FrozenLake-v1", seed)
-    assert result["mean_return"] >= 0.72
+    expect("eval return", result["mean_return"], ">=", 0.72)
     env = gym.make("FrozenLake-v1")
     model = tabular_model(env)
     q_star, _ = value_iteration(model, gamma=0.999)
     optimum = policy_return(model, q_star.argmax(1), env.spec.max_episode_steps)
     assert optimum == pytest.approx(0.740, abs=5e-4)
-    assert result["exact_return"] >= 0.98 * optimum  # within 2 % of value iteration's policy
+    # within 2 % of value iteration's policy
+    expect("exact return / optimum", result["exact_return"] / optimum, ">=", 0.98)
 
 
-def test_frozenlake_8x8_slippery(cli, tmp_path):
-    result = train_eval(cli, tmp_path, "qlearning", "FrozenLake8x8-v1", 0)
-    assert result["mean_return"] >= 0.82
+@pytest.mark.parametrize("seed", learning_seeds(0))
+def test_frozenlake_8x8_slippery(cli, tmp_path, seed, expect):
+    result = train_eval(cli, tmp_path, "qlearning", "FrozenLake8x8-v1", seed)
+    expect("eval return", result["mean_return"], ">=", 0.82)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_frozenlake_not_slippery_is_solved(cli, tmp_path, seed):
+@pytest.mark.parametrize("seed", learning_seeds(0, 1))
+def test_frozenlake_not_slippery_is_solved(cli, tmp_path, seed, expect):
     result = train_eval(cli, tmp_path, "qlearning", "FrozenLake-v1", seed, "--env-kwargs", "is_slippery=False")
-    assert result["mean_return"] == 1.0
+    expect("eval return", result["mean_return"], "==", 1.0)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_taxi(cli, tmp_path, seed):
+@pytest.mark.parametrize("seed", learning_seeds(0, 1, 2))
+def test_taxi(cli, tmp_path, seed, expect):
     result = train_eval(cli, tmp_path, "qlearning", "Taxi-v4", seed)
-    assert result["mean_return"] >= 7.8
+    expect("eval return", result["mean_return"], ">=", 7.8)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_cliff_q_learning_walks_the_edge_and_sarsa_keeps_away(cli, tmp_path, seed):
+@pytest.mark.parametrize("seed", learning_seeds(0, 1))
+def test_cliff_q_learning_walks_the_edge_and_sarsa_keeps_away(cli, tmp_path, seed, expect):
     q_result = train_eval(cli, tmp_path, "qlearning", "CliffWalking-v1", seed)
-    assert q_result["mean_return"] == -13.0  # the 13-step path along the cliff edge
+    expect("Q-learning's return", q_result["mean_return"], "==", -13.0)  # the 13-step path along the cliff edge
     sarsa_result = train_eval(cli, tmp_path, "sarsa", "CliffWalking-v1", seed, "--set", "epsilon=0.1",
                               "epsilon_final=0.1")
-    assert sarsa_result["mean_return"] <= -15.0
-    assert sarsa_result["mean_length"] < 30  # a longer path that still reaches the goal, not a loop
+    expect("SARSA's return", sarsa_result["mean_return"], "<=", -15.0)
+    # a longer path that still reaches the goal, not a loop
+    expect("SARSA's episode length", sarsa_result["mean_length"], "<", 30)
 
 
-def test_blackjack_tuple_observations(cli, tmp_path):
-    result = train_eval(cli, tmp_path, "qlearning", "Blackjack-v1", 0, "--steps", 300000)
+@pytest.mark.parametrize("seed", learning_seeds(0))
+def test_blackjack_tuple_observations(cli, tmp_path, seed, expect):
+    result = train_eval(cli, tmp_path, "qlearning", "Blackjack-v1", seed, "--steps", 300000)
     # a uniformly random policy loses about 0.4 per hand; basic strategy loses about 0.05
-    assert result["mean_return"] >= -0.10
+    expect("eval return", result["mean_return"], ">=", -0.10)
