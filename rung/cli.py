@@ -148,6 +148,8 @@ def build_parser() -> Parser:
     for stage in stages:
         stage.add_argument("--run-dir", help="where to write (default runs/rlhf-STAGE-sSEED-TIME)")
         stage.add_argument("--seed", type=int, default=0)
+        stage.add_argument("--threads", type=int, help="torch threads (default: 1 for rung's GPT, whose ops are "
+                                                       "small; one per core for a Hugging Face model)")
 
     from rung.lab import EXPERIMENTS   # a dict of names: imports nothing heavy
 
@@ -300,6 +302,14 @@ def cmd_rlhf(args) -> None:
         print(text, flush=True)
 
     started = time.perf_counter()
+    if args.threads is not None and args.threads <= 0:
+        raise RungError(f"--threads must be a positive integer, got {args.threads}")
+    hugging_face = getattr(args, "model", None) or pipeline.is_hugging_face(getattr(args, "policy", None))
+    threads = args.threads or (None if hugging_face else 1)   # measured: docs/benchmarks.md, thread defaults
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     run_dir = args.run_dir or default_run_dir("rlhf", args.rlhf_command, args.seed)
     if args.rlhf_command == "demo":
         rows = pipeline.demo(run_dir, args.seed, say=say)

@@ -58,6 +58,12 @@ def load_model(directory: str | Path) -> tuple[CausalLM, Tokenizer]:
     raise RungError(f"{directory} holds no model (model.json for rung's GPT, config.json for Hugging Face)")
 
 
+def is_hugging_face(directory: str | Path | None) -> bool:
+    """Whether a stage directory holds a Hugging Face model (its config.json) rather than rung's GPT."""
+    return directory is not None and not (Path(directory) / MODEL_JSON).is_file() \
+        and (Path(directory) / "config.json").is_file()
+
+
 def task_of(directory: str | Path) -> str:
     """The task a stage directory was trained on (its summary.json says; `reviews` otherwise)."""
     summary = Path(directory) / "summary.json"
