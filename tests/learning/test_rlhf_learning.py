@@ -3,29 +3,22 @@ score on held-out prompts must rise by at least half the gap between the base po
 best gold score among its samples, with ≥ 90 % of samples still grammatical (≈ 1 minute)."""
 
 import pytest
-import torch
 
 from rung.rlhf import critic_free, ppo
-from rung.rlhf.data import corpus
 from rung.rlhf.pretrain import pretrain
-from rung.rlhf.reward import model_reward, preference_pairs, train_reward_model
+from rung.rlhf.reward import model_reward
 from rung.rlhf.tokenizer import WordTokenizer
-
-
-from tests.conftest import learning_seeds, threads_option
+from tests.conftest import learning_seeds, review_models, threads_option
 
 TOK = WordTokenizer()
-pytestmark = pytest.mark.learning
+pytestmark = [pytest.mark.learning, pytest.mark.xdist_group("reviews")]   # review_models: shared, built once
 
 
 @pytest.fixture(scope="module", params=learning_seeds(0))
 def base_and_reward_model(request):
     """(seed, base policy, reward model, its reward): every stage seeded by the one seed."""
-    seed = request.param
-    torch.manual_seed(seed)
-    base, _ = pretrain(corpus(5000, seed=seed), TOK, steps=600, seed=seed)
-    reward_model, _ = train_reward_model(base, TOK, preference_pairs(base, TOK, 6000, seed=seed + 1), seed=seed)
-    return seed, base, reward_model, model_reward(reward_model, TOK)
+    base, _, reward_model, _ = review_models(request.param)
+    return request.param, base, reward_model, model_reward(reward_model, TOK)
 
 
 def test_ppo_with_kl_penalty_raises_the_gold_score(base_and_reward_model, expect):
