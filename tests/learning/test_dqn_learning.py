@@ -24,8 +24,11 @@ def test_cnn_path_on_atari_frames(tmp_path):
 @pytest.mark.parametrize("seed", learning_seeds(0))
 def test_cartpole_learns_within_20k_steps(seed, expect):
     """The default preset (rl-zoo3's settings with 3-step returns and lr annealed to 0) on 40 % of its
-    budget: the greedy policy must balance for ≥ 195 steps on average (CartPole-v0's old threshold)."""
+    budget: the greedy policy must balance for ≥ 195 steps on average (CartPole-v0's old threshold).
+    Measured by benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads: eval 291–500; first logged
+    episode 24–36. (The early check used to average the first ten log rows, which reach into learning:
+    77 at seed 4; the first row is the random policy's.)"""
     agent = rung.train("dqn", "CartPole-v1", steps=20_000, seed=seed, eval_episodes=10, threads=TEST_THREADS)
     expect("eval return", agent.eval["mean_return"], ">=", 195)
-    early = [row["episodic_return"] for row in agent.metrics[:10] if "episodic_return" in row]
-    expect("first episodes' return", np.mean(early), "<", 60)  # it started from a random policy
+    first = next(row for row in agent.metrics if "episodic_return" in row)
+    expect("first episodes' return", first["episodic_return"], "<", 60)  # it started from a random policy

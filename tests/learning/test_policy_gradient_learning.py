@@ -10,8 +10,11 @@ from tests.conftest import TEST_THREADS, learning_seeds
 
 @pytest.mark.learning
 @pytest.mark.parametrize("seed", learning_seeds(0))
-@pytest.mark.parametrize("algo, steps", [("reinforce", 100_000), ("a2c", 200_000)])
+@pytest.mark.parametrize("algo, steps", [("reinforce", 100_000), ("a2c", 300_000)])
 def test_cartpole_learns(algo, steps, seed, expect):
+    """Measured by benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads: REINFORCE 411–500 at 100k
+    steps; A2C 500 at every seed at 300k (its preset's budget is 500k; at 200k seed 3 was still climbing
+    at 139, so 200k was a budget too small, not a bug); first episodes 16–27 (random policy)."""
     agent = rung.train(algo, "CartPole-v1", steps=steps, seed=seed, eval_episodes=10, threads=TEST_THREADS)
     expect("eval return", agent.eval["mean_return"], ">=", 195)
     first = next(row for row in agent.metrics if "episodic_return" in row)
