@@ -7,13 +7,18 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import ROOT, RUNG
+import pytest
+
+from tests.conftest import ROOT, RUNG, learning_seeds, threads_option
 
 
-def test_ppo_with_two_workers_solves_cartpole(cli, tmp_path):
-    proc = cli("train", "ppo", "CartPole-v1", "--workers", "2", "--run-dir", tmp_path / "run", "--quiet")
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", learning_seeds(0))
+def test_ppo_with_two_workers_solves_cartpole(cli, tmp_path, seed, expect):
+    proc = cli("train", "ppo", "CartPole-v1", "--workers", "2", "--run-dir", tmp_path / "run", "--quiet",
+               "--seed", seed, *threads_option())
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "run/eval.json").read_text())["mean_return"] >= 475
+    expect("eval return", json.loads((tmp_path / "run/eval.json").read_text())["mean_return"], ">=", 475)
     log = (tmp_path / "run/log.txt").read_text()
     assert "rollout worker 0: envs 0–15" in log and "rollout worker 1: envs 16–31" in log
     assert "bytes of weights to each worker" in log

@@ -1,7 +1,11 @@
 """Seeded `rung train` runs that must reach the dynamic-programming optimum (issue #2's acceptance).
 
 Each run evaluates the greedy policy over 5,000 episodes; the exact expected return of that policy,
-computed from the env's transition table, is checked as well where the env exposes one."""
+computed from the env's transition table, is checked as well where the env exposes one.
+
+Measured by benchmarks/learning_sweep.py at seeds 0–4 (NumPy only: thread counts do not apply):
+FrozenLake 0.738–0.741 (exact return = value iteration's), 8×8 0.888–0.889, not slippery 1.0, Taxi
+7.97, CliffWalking Q-learning −13 and SARSA −17 in 17 steps, Blackjack −0.057 to −0.047."""
 
 import json
 
