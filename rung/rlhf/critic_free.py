@@ -39,10 +39,16 @@ class GroupConfig:
     group_size: int = 4
     n_epochs: int = 1
     lr: float = 3e-4
-    beta: float = 0.05
+    # KL coefficient β. None: 0.1 for GRPO, whose standardised advantages are ±1 whatever the reward's
+    # scale (at 0.05 one seed in five drifted to 85 % grammatical, KL 1.7), 0.05 for RLOO, in reward units
+    beta: float | None = None
     clip_eps: float = 0.2
     max_new_tokens: int = 16
     seed: int = 0
+
+    def __post_init__(self):
+        if self.beta is None:
+            self.beta = 0.1 if self.method == "grpo" else 0.05
 
 
 def group_advantages(rewards: torch.Tensor, method: str) -> torch.Tensor:
