@@ -5,7 +5,8 @@ computed from the env's transition table, is checked as well where the env expos
 
 Measured by benchmarks/learning_sweep.py at seeds 0–4 (NumPy only: thread counts do not apply):
 FrozenLake 0.738–0.741 (exact return = value iteration's), 8×8 0.888–0.889, not slippery 1.0, Taxi
-7.97, CliffWalking Q-learning −13 and SARSA −17 in 17 steps, Blackjack −0.057 to −0.047."""
+7.97, CliffWalking Q-learning −13 and SARSA −17 in 17 steps, Blackjack −0.057 to −0.047. The suite runs
+seed 0 of each (the other seeds cost ≈ 110 s of test time and are the sweep's job)."""
 
 import json
 
@@ -25,7 +26,7 @@ def train_eval(cli, tmp_path, algo, env_id, seed, *extra):
     return json.loads((run_dir / "eval.json").read_text())
 
 
-@pytest.mark.parametrize("seed", learning_seeds(0, 1, 2))
+@pytest.mark.parametrize("seed", learning_seeds(0))
 def test_frozenlake_slippery_reaches_the_optimum(cli, tmp_path, seed, expect):
     result = train_eval(cli, tmp_path, "qlearning", "FrozenLake-v1", seed)
     expect("eval return", result["mean_return"], ">=", 0.72)
@@ -44,19 +45,19 @@ def test_frozenlake_8x8_slippery(cli, tmp_path, seed, expect):
     expect("eval return", result["mean_return"], ">=", 0.82)
 
 
-@pytest.mark.parametrize("seed", learning_seeds(0, 1))
+@pytest.mark.parametrize("seed", learning_seeds(0))
 def test_frozenlake_not_slippery_is_solved(cli, tmp_path, seed, expect):
     result = train_eval(cli, tmp_path, "qlearning", "FrozenLake-v1", seed, "--env-kwargs", "is_slippery=False")
     expect("eval return", result["mean_return"], "==", 1.0)
 
 
-@pytest.mark.parametrize("seed", learning_seeds(0, 1, 2))
+@pytest.mark.parametrize("seed", learning_seeds(0))
 def test_taxi(cli, tmp_path, seed, expect):
     result = train_eval(cli, tmp_path, "qlearning", "Taxi-v4", seed)
     expect("eval return", result["mean_return"], ">=", 7.8)
 
 
-@pytest.mark.parametrize("seed", learning_seeds(0, 1))
+@pytest.mark.parametrize("seed", learning_seeds(0))
 def test_cliff_q_learning_walks_the_edge_and_sarsa_keeps_away(cli, tmp_path, seed, expect):
     q_result = train_eval(cli, tmp_path, "qlearning", "CliffWalking-v1", seed)
     expect("Q-learning's return", q_result["mean_return"], "==", -13.0)  # the 13-step path along the cliff edge
