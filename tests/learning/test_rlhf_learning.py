@@ -1,6 +1,11 @@
 """End to end at tiny scale: pretrain → preferences → reward model → PPO with a fixed β. The gold
 score on held-out prompts must rise by at least half the gap between the base policy's mean and the
-best gold score among its samples, with ≥ 90 % of samples still grammatical (≈ 1 minute)."""
+best gold score among its samples, with ≥ 90 % of samples still grammatical (≈ 1 minute).
+
+Measured by benchmarks/learning_sweep.py at seeds 0–4, 1 and 2 threads (default kernels): PPO gold gain /
+half the gap 1.33–1.65, grammatical 0.918–0.969; GRPO gold gain 0.21–0.34, grammatical 0.977–0.988; RLOO
+gold gain 0.23–0.32, grammatical 0.914–0.984. GRPO at its old β = 0.05 fell to 0.852 grammatical at seed
+3 with AVX2 kernels (GroupConfig's comment)."""
 
 import pytest
 
