@@ -19,7 +19,7 @@ from rung.algos import ALGOS, algos_supporting, get_algo
 from rung.algos.dqn import QAgent
 from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
-from rung.envs import EnvMaker, make_env
+from rung.envs import EnvMaker, env_id_of, is_python_object_id, make_env
 from rung.errors import RungError, RungWarning
 from rung.evaluate import EVAL_EVERY_EPISODES, PeriodicEval, evaluate
 from rung.nets import default_threads
@@ -101,13 +101,16 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
                        eval_every, eval_every_episodes, stop_at)
 
 
-def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
+def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str | None = None,
           config: dict | None = None, env_kwargs: dict | None = None, run_dir: str | Path | None = None,
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
           eval_every: int | None = None, eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None):
-    """Train `algo` on `env_id`, evaluate it, and return the agent.
+    """Train `algo` on `env`, evaluate it, and return the agent. `env`: a registered Gymnasium id,
+    'module:Class' or 'file.py:Class', a gymnasium.Env subclass, or a function of no arguments that
+    returns an env (rung.envs.env_id_of; a run from a Python object cannot use Ray workers, and is
+    evaluated or resumed in another process by passing the env again).
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
     checkpoints included; the agent's `run_dir` and `eval` attributes tell where and how well.
@@ -119,16 +122,20 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
     local instance. `eval_every` env steps, the agent is evaluated greedily over `eval_every_episodes`
     episodes (metrics `eval_return`, `eval_length`; the best agent kept in RUN_DIR/best/), and training
     stops once that mean return reaches `stop_at`."""
+    env_id = env_id_of(env)
+    if workers is not None and is_python_object_id(env_id):
+        raise RungError("Ray workers make the env in other processes: give it as a registered id or "
+                        "'module:Class' / 'file.py:Class' to use --workers")
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
                        checkpoint_every, checkpoint_minutes, exact_resume, workers, address, eval_every,
                        eval_every_episodes, stop_at)
     module = get_algo(algo)
-    with make_env(env_id, settings.env_kwargs) as env:  # a probe, for the space checks and the threads
-        reason = module.supports(env)
+    with make_env(env_id, settings.env_kwargs) as probe:  # for the space checks and the threads
+        reason = module.supports(probe)
         if settings.threads is None:   # recorded in config.json, so that a resumed run keeps it
-            settings.threads = default_threads(env.observation_space)
+            settings.threads = default_threads(probe.observation_space)
     if reason:
-        others = [a for a in algos_supporting(env) if a != algo]
+        others = [a for a in algos_supporting(probe) if a != algo]
         can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"
         raise RungError(f"{algo} cannot train on {env_id}: {reason}{can}")
     directory = None
@@ -138,9 +145,9 @@ def train(algo: str, env_id: str, steps: int | None = None, seed: int = 0, prese
     return run(settings, directory, progress)
 
 
-def resume(run_dir: str | Path, progress: bool = False):
+def resume(run_dir: str | Path, progress: bool = False, env=None):
     """Continue an interrupted run from its checkpoint to its planned end, then evaluate it, as `train`
-    would have. The result is bit-identical to the run continuing in its own process after saving
+    would have. `env`: the env again, for a run trained on one given as a Python object. The result is bit-identical to the run continuing in its own process after saving
     that checkpoint (rung.checkpoint)."""
     directory = Path(run_dir)
     if not (directory / CONFIG_FILE).is_file():
@@ -153,6 +160,8 @@ def resume(run_dir: str | Path, progress: bool = False):
         settings = RunSettings(**{**{k: record[k] for k in RunSettings.__dataclass_fields__
                                      if k != "config" and k in record},   # runs from before a field existed
                                   "config": cfg.build(module.Config, record["config"])})
+        if env is not None:
+            settings.env_id = env_id_of(env)
     except RungError:
         raise
     except Exception as exc:

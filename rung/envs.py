@@ -1,4 +1,5 @@
-"""Making environments from a Gymnasium id, `module:Class` or `path/to/file.py:Class`.
+"""Making environments from a Gymnasium id, `module:Class` or `path/to/file.py:Class`, or, in Python,
+from a gymnasium.Env subclass or a function that returns an env (`env_id_of`).
 
 Errors a user can cause (an unknown id, a missing module) become one-line `RungError`s with a suggestion.
 """
@@ -9,6 +10,7 @@ import difflib
 import importlib
 import importlib.util
 import math
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -56,6 +58,38 @@ def load_env_class(env_id: str) -> type:
     return cls
 
 
+PYTHON_NAMESPACE = "python"   # ids of envs given as Python objects: python/NAME-vK
+
+
+def env_id_of(env) -> str:
+    """The id rung makes `env` by. A string is one already (a registered id, `module:Class`,
+    `file.py:Class`). A gymnasium.Env subclass, or a function of no arguments that returns an env, is
+    registered with Gymnasium for this process as `python/NAME-vK` (K counts different objects of one
+    name), so that every part of rung makes it like any registered env. config.json records that id;
+    another process cannot make it, so such a run is evaluated or resumed by passing the env again."""
+    if isinstance(env, str):
+        return env
+    if isinstance(env, gym.Env):
+        raise RungError(f"got an env instance ({type(env).__name__}); rung makes its own copies: pass the class, "
+                        f"or a function that returns a new env")
+    if isinstance(env, type) and not issubclass(env, gym.Env) or not callable(env):
+        raise RungError(f"env must be a Gymnasium id, 'module:Class', 'file.py:Class', a gymnasium.Env subclass or a "
+                        f"function returning an env; got {type(env).__name__}")
+    name = re.sub(r"[^A-Za-z0-9_]", "_", getattr(env, "__name__", type(env).__name__))
+    version = 0
+    while f"{PYTHON_NAMESPACE}/{name}-v{version}" in gym.registry:
+        if gym.spec(f"{PYTHON_NAMESPACE}/{name}-v{version}").entry_point is env:
+            return f"{PYTHON_NAMESPACE}/{name}-v{version}"
+        version += 1
+    env_id = f"{PYTHON_NAMESPACE}/{name}-v{version}"
+    gym.register(env_id, entry_point=env)
+    return env_id
+
+
+def is_python_object_id(env_id: str) -> bool:
+    return env_id.startswith(f"{PYTHON_NAMESPACE}/")
+
+
 def absolute_env_id(env_id: str) -> str:
     """`file.py:Class` with an absolute path, for processes that run elsewhere (Ray trials and workers)."""
     if ".py:" not in env_id:
@@ -83,6 +117,10 @@ def make_env(env_id: str, env_kwargs: dict | None = None, render_mode: str | Non
         return _make(spec, env_id, kwargs)
     if env_id.startswith("ALE/") and env_id not in gym.registry:
         register_atari()
+    if is_python_object_id(env_id) and env_id not in gym.registry:
+        raise RungError(f"{env_id!r} was made from a Python object in the process that trained it; pass the env "
+                        f"again: agent = rung.load(RUN_DIR); rung.evaluate(agent, env=...) or "
+                        f"rung.resume(RUN_DIR, env=...)")
     if env_id not in gym.registry:
         close = suggest_ids(env_id)
         hint = f"; did you mean {' or '.join(close)}?" if close else "; any id in gymnasium.registry works"

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rung.envs import make_env, make_vec_env
+from rung.envs import env_id_of, make_env, make_vec_env
 
 # An env without a time limit (CliffWalking) and a policy that walks in circles would never end.
 STEP_CAP = 10_000
@@ -19,12 +19,15 @@ MAX_EVAL_ENVS = 100
 
 
 def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = True,
-             env_kwargs: dict | None = None) -> dict:
-    """Run `episodes` episodes of `agent` on new copies of its env (copy i seeded with `seed` + i).
+             env_kwargs: dict | None = None, env=None) -> dict:
+    """Run `episodes` episodes of `agent` on new copies of its env (copy i seeded with `seed` + i), or of
+    `env` (anything rung.train takes: needed for agents trained on an env given as a Python object).
 
     Returns mean/std of the undiscounted return and mean length. For table agents on envs that expose
     their model (toy-text `P`) it adds `exact_return`, the greedy policy's expected return computed by
     dynamic programming, and `optimal_return`, the best any policy can do within the time limit."""
+    if env is not None:
+        agent.env_id = env_id_of(env)
     kwargs = {**agent.env_kwargs, **(env_kwargs or {})}
     env = make_vec_env(agent.env_id, min(episodes, MAX_EVAL_ENVS), kwargs, step_cap=STEP_CAP)
     with torch.random.fork_rng():  # stochastic actions draw from torch's RNG: seed it, leave the caller's alone
