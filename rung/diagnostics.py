@@ -24,7 +24,7 @@ def scale_warnings(obs: np.ndarray, rewards: np.ndarray, normalize_obs: bool, no
     problems = []
     flat = obs.reshape(-1, *obs.shape[2:]).reshape(obs.shape[0] * obs.shape[1], -1).astype(np.float64)
     worst = float(max(np.abs(flat.mean(0)).max(), flat.std(0).max())) if flat.size else 0.0
-    if not normalize_obs and obs.dtype != np.uint8 and worst > SCALE_LIMIT:
+    if not normalize_obs and obs.dtype.kind == "f" and worst > SCALE_LIMIT:   # not pixels, not category codes
         problems.append(f"observations are badly scaled (a component with |mean| or std {worst:.3g} > {SCALE_LIMIT:g}); "
                         "try --set normalize_obs=true")
     largest = float(np.abs(rewards).max()) if rewards.size else 0.0

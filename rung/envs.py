@@ -171,6 +171,24 @@ def describe_space(space: spaces.Space) -> str:
     return str(space)
 
 
+def space_to_json(space: spaces.Space) -> dict:
+    """A Box, Discrete or MultiDiscrete space as JSON (agent.json), read back by space_from_json."""
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist(), "start": space.start.tolist()}
+    return {"type": "Box", "low": space.low.tolist(), "high": space.high.tolist(), "dtype": str(space.dtype)}
+
+
+def space_from_json(data: dict) -> spaces.Space:
+    if data["type"] == "Discrete":
+        return spaces.Discrete(data["n"], start=data.get("start", 0))
+    if data["type"] == "MultiDiscrete":
+        return spaces.MultiDiscrete(data["nvec"], start=data.get("start"))
+    dtype = np.dtype(data["dtype"])
+    return spaces.Box(np.array(data["low"], dtype=dtype), np.array(data["high"], dtype=dtype), dtype=dtype)
+
+
 @dataclass
 class EnvMaker:
     """What an algorithm gets: it makes the single env or the vector env it needs, or, for the on-policy

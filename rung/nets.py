@@ -31,11 +31,34 @@ def is_image_space(space: spaces.Space) -> bool:
     return isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
 
 
-class MLP(nn.Module):
-    """Flatten, then Linear → activation for each hidden size."""
+def is_code_space(space: spaces.Space) -> bool:
+    """Discrete or MultiDiscrete: observations that are category codes, fed to a network one-hot."""
+    return isinstance(space, (spaces.Discrete, spaces.MultiDiscrete))
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], activation: str = "relu"):
+
+class OneHot(nn.Module):
+    """Discrete / MultiDiscrete observations [B] or [B, *nvec.shape] → concatenated one-hot vectors
+    [B, Σ n_i]: a state number carries no order or distance, so it must not enter a network as a scalar."""
+
+    def __init__(self, space: spaces.Space):
         super().__init__()
+        sizes = np.array([space.n]) if isinstance(space, spaces.Discrete) else space.nvec.reshape(-1)
+        starts = np.array([space.start]) if isinstance(space, spaces.Discrete) else space.start.reshape(-1)
+        # column of code c of component i: offset_i + c − start_i
+        self.register_buffer("shift", torch.as_tensor(np.concatenate([[0], np.cumsum(sizes)[:-1]]) - starts))
+        self.out_dim = int(sizes.sum())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        columns = obs.long().reshape(len(obs), -1) + self.shift                        # [B, K]
+        return torch.zeros(len(obs), self.out_dim).scatter_(1, columns, 1.0)            # [B, Σ n_i]
+
+
+class MLP(nn.Module):
+    """Flatten (or one-hot encode, given an `encoder`), then Linear → activation for each hidden size."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], activation: str = "relu", encoder: nn.Module | None = None):
+        super().__init__()
+        self.encoder = encoder
         layers, dim = [nn.Flatten()], in_dim
         for size in hidden:
             layers += [nn.Linear(dim, size), ACTIVATIONS[activation]()]
@@ -44,7 +67,7 @@ class MLP(nn.Module):
         self.out_dim = dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs.float())  # [B, F]
+        return self.net(obs.float() if self.encoder is None else self.encoder(obs))  # [B, F]
 
 
 class NatureCNN(nn.Module):
@@ -71,9 +94,13 @@ class NatureCNN(nn.Module):
 
 
 def make_body(obs_space: spaces.Space, hidden: tuple[int, ...], activation: str = "relu") -> nn.Module:
-    """A CNN for image observations, an MLP for everything flat."""
+    """A CNN for image observations, an MLP on one-hot codes for Discrete / MultiDiscrete ones, an MLP
+    for everything flat."""
     if is_image_space(obs_space):
         return NatureCNN(obs_space.shape)
+    if is_code_space(obs_space):
+        encoder = OneHot(obs_space)
+        return MLP(encoder.out_dim, hidden, activation, encoder)
     return MLP(int(np.prod(obs_space.shape)), hidden, activation)
 
 
@@ -187,7 +214,7 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.action_space = action_space
         # observation normalisation lives in the network so its statistics are saved and loaded with it
-        self.obs_norm = RunningNorm(obs_space.shape) if normalize_obs else None
+        self.obs_norm = RunningNorm(obs_space.shape) if normalize_obs and not is_code_space(obs_space) else None
         self.body = make_body(obs_space, hidden, activation)
         self.critic_body = None if shared else make_body(obs_space, hidden, activation)
         if isinstance(action_space, spaces.Discrete):
@@ -234,7 +261,7 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
     the sampling lives here: log π and V are computed by the torch network (rung.collection.Rollouts.collect).
     Discrete: Gumbel-max, argmax(logits + G) with G = −log(−log U), a sample of softmax(logits).
     Box: μ(s) + σ·ε with ε ~ N(0, I)."""
-    if not isinstance(policy.body, MLP):
+    if not isinstance(policy.body, MLP) or policy.body.encoder is not None:
         return None
     activations = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0)}
     layers = [(layer.weight.detach().numpy().T, layer.bias.detach().numpy(), activations[type(act)])

@@ -32,7 +32,7 @@ from rung.optim import Adam, RMSprop
 from rung.returns import gae
 
 NAME = "a2c"
-SPACES = "obs: Box; actions: Discrete, MultiDiscrete or Box"
+SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete or Box"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "supports", "train", "value_loss"]

@@ -43,14 +43,14 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBuffer
 from rung.checkpoint import restart_seed
 from rung.config import param
-from rung.envs import BACKENDS
+from rung.envs import BACKENDS, space_from_json, space_to_json
 from rung.errors import RungError
 from rung.nets import FlatParameters, QNetwork, make_body
 from rung.optim import Adam
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "dqn"
-SPACES = "obs: Box (vectors, or uint8 images with a CNN); actions: Discrete"
+SPACES = "obs: Box (vectors, or uint8 images with a CNN), Discrete or MultiDiscrete (one-hot); actions: Discrete"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets
@@ -84,8 +84,8 @@ class Config:
 def supports(env) -> str | None:
     if not isinstance(env.action_space, spaces.Discrete):
         return f"action space {env.action_space} is not Discrete (DQN takes max over actions)"
-    if not isinstance(env.observation_space, spaces.Box):
-        return f"observation space {env.observation_space} is not a Box"
+    if not isinstance(env.observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
+        return f"observation space {env.observation_space} is not a Box, Discrete or MultiDiscrete"
     return None
 
 
@@ -122,7 +122,7 @@ def dqn_loss(q_taken: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor
 class QAgent:
     """Acts greedily with a Q-network (ε-greedy with `epsilon` when not deterministic)."""
 
-    def __init__(self, q_net: QNetwork, obs_space: spaces.Box, net_arch: tuple, dueling: bool, epsilon: float = 0.05,
+    def __init__(self, q_net: QNetwork, obs_space: spaces.Space, net_arch: tuple, dueling: bool, epsilon: float = 0.05,
                  algo: str = NAME):
         self.q_net, self.obs_space, self.net_arch, self.dueling = q_net, obs_space, tuple(net_arch), dueling
         self.epsilon, self.algo = epsilon, algo
@@ -144,7 +144,8 @@ class QAgent:
         directory.mkdir(parents=True, exist_ok=True)
         save_file(self.q_net.state_dict(), str(directory / "agent.safetensors"))
         meta = {"algo": self.algo, "kind": "q_network", "obs_shape": list(self.obs_space.shape),
-                "obs_dtype": str(self.obs_space.dtype), "n_actions": self.q_net.head.out_features,
+                "obs_dtype": str(self.obs_space.dtype), "obs_space": space_to_json(self.obs_space),
+                "n_actions": self.q_net.head.out_features,
                 "net_arch": list(self.net_arch), "dueling": self.dueling, "epsilon": self.epsilon,
                 "env_id": self.env_id, "env_kwargs": self.env_kwargs}
         write_json(directory / AGENT_FILE, meta)
@@ -153,9 +154,12 @@ class QAgent:
     def load(cls, directory: str | Path) -> "QAgent":
         directory = Path(directory)
         meta = json.loads((directory / AGENT_FILE).read_text())
-        dtype = np.dtype(meta["obs_dtype"])
-        low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
-        obs_space = spaces.Box(low, high, tuple(meta["obs_shape"]), dtype)
+        if "obs_space" in meta:
+            obs_space = space_from_json(meta["obs_space"])
+        else:   # agents saved before the space was
+            dtype = np.dtype(meta["obs_dtype"])
+            low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
+            obs_space = spaces.Box(low, high, tuple(meta["obs_shape"]), dtype)
         q_net = QNetwork(make_body(obs_space, tuple(meta["net_arch"])), meta["n_actions"], meta["dueling"])
         q_net.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(q_net, obs_space, meta["net_arch"], meta["dueling"], meta["epsilon"], meta["algo"])

@@ -36,14 +36,14 @@ from safetensors.torch import load_file, save_file
 from rung.algos.tabular import linear_schedule
 from rung.buffers import check_rollout_budget
 from rung.config import param
-from rung.envs import BACKENDS, ActionScaler
+from rung.envs import BACKENDS, ActionScaler, space_from_json, space_to_json
 from rung.nets import ActorCritic, FlatParameters
 from rung.optim import Adam
 from rung.returns import gae
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "ppo"
-SPACES = "obs: Box (vectors or uint8 images); actions: Discrete, MultiDiscrete or Box"
+SPACES = "obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete or Box"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 
@@ -77,8 +77,8 @@ class Config:
 
 
 def supports(env) -> str | None:
-    if not isinstance(env.observation_space, spaces.Box):
-        return f"observation space {env.observation_space} is not a Box"
+    if not isinstance(env.observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
+        return f"observation space {env.observation_space} is not a Box, Discrete or MultiDiscrete"
     if not isinstance(env.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.Box)):
         return f"action space {env.action_space} is not Discrete, MultiDiscrete or Box"
     return None
@@ -163,23 +163,6 @@ class PolicyAgent:
         agent = cls(policy, obs_space, action_space, net, meta["algo"])
         agent.env_id, agent.env_kwargs = meta["env_id"], meta["env_kwargs"]
         return agent
-
-
-def space_to_json(space: spaces.Space) -> dict:
-    if isinstance(space, spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n)}
-    if isinstance(space, spaces.MultiDiscrete):
-        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
-    return {"type": "Box", "low": space.low.tolist(), "high": space.high.tolist(), "dtype": str(space.dtype)}
-
-
-def space_from_json(data: dict) -> spaces.Space:
-    if data["type"] == "Discrete":
-        return spaces.Discrete(data["n"])
-    if data["type"] == "MultiDiscrete":
-        return spaces.MultiDiscrete(data["nvec"])
-    dtype = np.dtype(data["dtype"])
-    return spaces.Box(np.array(data["low"], dtype=dtype), np.array(data["high"], dtype=dtype), dtype=dtype)
 
 
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from rung.algos.ppo import PolicyAgent, explained_variance
-from rung.algos.ppo import supports  # same spaces as PPO: any Box obs; Discrete, MultiDiscrete or Box actions
+from rung.algos.ppo import supports  # same spaces as PPO
 from rung.algos.tabular import linear_schedule
 from rung.checkpoint import restart_seed
 from rung.config import param
@@ -35,7 +35,7 @@ from rung.optim import Adam
 from rung.returns import discounted_returns
 
 NAME = "reinforce"
-SPACES = "obs: Box; actions: Discrete, MultiDiscrete or Box"
+SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete or Box"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "policy_gradient_loss", "supports", "train"]
