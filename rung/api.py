@@ -147,8 +147,9 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
 
 def resume(run_dir: str | Path, progress: bool = False, env=None):
     """Continue an interrupted run from its checkpoint to its planned end, then evaluate it, as `train`
-    would have. `env`: the env again, for a run trained on one given as a Python object. The result is bit-identical to the run continuing in its own process after saving
-    that checkpoint (rung.checkpoint)."""
+    would have. The result is bit-identical to the run continuing in its own process after saving
+    that checkpoint (rung.checkpoint). `env`: the env again, for a run trained on one given as a Python
+    object (rung.envs.env_id_of)."""
     directory = Path(run_dir)
     if not (directory / CONFIG_FILE).is_file():
         raise RungError(f"{directory} is not a run directory ({CONFIG_FILE} is missing)")

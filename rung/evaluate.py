@@ -21,7 +21,8 @@ MAX_EVAL_ENVS = 100
 def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = True,
              env_kwargs: dict | None = None, env=None) -> dict:
     """Run `episodes` episodes of `agent` on new copies of its env (copy i seeded with `seed` + i), or of
-    `env` (anything rung.train takes: needed for agents trained on an env given as a Python object).
+    `env` (anything rung.train takes: needed for agents trained on an env given as a Python object),
+    which then becomes the agent's env.
 
     Returns mean/std of the undiscounted return and mean length. For table agents on envs that expose
     their model (toy-text `P`) it adds `exact_return`, the greedy policy's expected return computed by

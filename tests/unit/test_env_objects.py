@@ -40,3 +40,17 @@ def test_anything_else_is_a_one_line_error(env, message):
 def test_ray_workers_need_an_env_other_processes_can_make():
     with pytest.raises(RungError, match="other processes"):
         rung.train("ppo", Chain, steps=1000, workers=1)
+
+
+def test_a_run_from_an_env_class_resumes_in_a_new_process_given_the_env_again(tmp_path, monkeypatch):
+    from tests.unit.test_resume import crash_at_second_checkpoint, learning_rows
+
+    kwargs = dict(steps=4000, seed=0, checkpoint_every=1000, eval_episodes=5, exact_resume=True)
+    straight = rung.train("qlearning", Chain, run_dir=tmp_path / "straight", **kwargs)
+    crash_at_second_checkpoint("qlearning", Chain, tmp_path / "resumed", kwargs, monkeypatch)
+    forget(json.loads((tmp_path / "resumed/config.json").read_text())["env_id"])
+    with pytest.raises(RungError, match="pass the env again"):
+        rung.resume(tmp_path / "resumed")
+    resumed = rung.resume(tmp_path / "resumed", env=Chain)
+    assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
+    assert resumed.eval == straight.eval
