@@ -52,6 +52,7 @@ class RunSettings:
     eval_every: int | None = None  # env steps between evaluations during training (rung.evaluate.PeriodicEval)
     eval_every_episodes: int = EVAL_EVERY_EPISODES  # episodes per evaluation during training
     stop_at: float | None = None   # stop training once such an evaluation's mean return reaches this
+    wrappers: list[str] = dataclasses.field(default_factory=list)  # rung.wrappers specs, applied in order
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
@@ -59,12 +60,18 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
             threads: int | None = None, checkpoint_every: int | None = None,
             checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False,
             workers: int | None = None, address: str | None = None, eval_every: int | None = None,
-            eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None) -> RunSettings:
-    """Merge defaults < preset < overrides and check every value; raises RungError on bad input."""
+            eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None,
+            wrappers: list[str] | None = None) -> RunSettings:
+    """Merge defaults < preset < overrides and check every value; raises RungError on bad input.
+    `wrappers` replace the preset's, if it names any."""
+    from rung import wrappers as run_wrappers
+
     module = get_algo(algo)
     values = get_preset(algo, env_id, preset)
     preset_steps = values.pop("steps", None)
     preset_threads = values.pop("threads", None)
+    wrappers = run_wrappers.check(wrappers if wrappers is not None else values.pop("wrappers", []))
+    values.pop("wrappers", None)
     threads = threads if threads is not None else preset_threads
     values.update(overrides or {})
     steps = steps if steps is not None else (preset_steps or DEFAULT_STEPS)
@@ -98,7 +105,7 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         warnings.warn(message, RungWarning, stacklevel=3)
     return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes,
                        checkpoint_every, checkpoint_minutes, bool(exact_resume), config, workers, address,
-                       eval_every, eval_every_episodes, stop_at)
+                       eval_every, eval_every_episodes, stop_at, wrappers)
 
 
 def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str | None = None,
@@ -106,11 +113,14 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
-          eval_every: int | None = None, eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None):
+          eval_every: int | None = None, eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None,
+          wrappers: list[str] | None = None):
     """Train `algo` on `env`, evaluate it, and return the agent. `env`: a registered Gymnasium id,
     'module:Class' or 'file.py:Class', a gymnasium.Env subclass, or a function of no arguments that
     returns an env (rung.envs.env_id_of; a run from a Python object cannot use Ray workers, and is
-    evaluated or resumed in another process by passing the env again).
+    evaluated or resumed in another process by passing the env again). `wrappers`: rung.wrappers specs
+    (e.g. ["mask_velocity", "frame_stack:4"]) applied in order to every copy of the env, the
+    evaluations' included (default: the preset's, if any).
 
     With `run_dir` (or `run_dir=True` for one under runs/), everything is written there (see rung.runs),
     checkpoints included; the agent's `run_dir` and `eval` attributes tell where and how well.
@@ -128,9 +138,9 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
                         "'module:Class' / 'file.py:Class' to use --workers")
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
                        checkpoint_every, checkpoint_minutes, exact_resume, workers, address, eval_every,
-                       eval_every_episodes, stop_at)
+                       eval_every_episodes, stop_at, wrappers)
     module = get_algo(algo)
-    with make_env(env_id, settings.env_kwargs) as probe:  # for the space checks and the threads
+    with make_env(env_id, settings.env_kwargs, wrappers=settings.wrappers) as probe:  # for the space checks and the threads
         reason = module.supports(probe)
         if settings.threads is None:   # recorded in config.json, so that a resumed run keeps it
             settings.threads = default_threads(probe.observation_space)
@@ -183,10 +193,10 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
     periodic = None
     if settings.eval_every is not None:   # its own seeds, apart from training's and the final evaluation's
         periodic = PeriodicEval(settings.eval_every, settings.eval_every_episodes, settings.seed + 200_000,
-                                settings.env_id, settings.env_kwargs, settings.stop_at)
+                                settings.env_id, settings.env_kwargs, settings.wrappers, settings.stop_at)
     if directory is not None:
         header = {"algo": settings.algo, "env_id": settings.env_id, "seed": settings.seed, "steps": settings.steps,
-                  "env_kwargs": settings.env_kwargs, "config": dataclasses.asdict(settings.config),
+                  "env_kwargs": settings.env_kwargs, "wrappers": settings.wrappers, "config": dataclasses.asdict(settings.config),
                   "versions": versions()}
         logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
                            checkpoint_minutes=settings.checkpoint_minutes, exact_resume=settings.exact_resume,
@@ -194,7 +204,7 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
     elif logger is None:
         logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume,
                         periodic=periodic)
-    envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address)
+    envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address, settings.wrappers)
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -206,7 +216,7 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
     finally:
         envs.close()
         logger.close()
-    agent.env_id, agent.env_kwargs = settings.env_id, settings.env_kwargs
+    agent.env_id, agent.env_kwargs, agent.wrappers = settings.env_id, settings.env_kwargs, settings.wrappers
     agent.metrics = logger.rows
     agent.eval = evaluate(agent, episodes=settings.eval_episodes, seed=settings.seed + 100_000)
     agent.run_dir = directory

@@ -18,13 +18,16 @@ class ReplayBatch:
     returns: np.ndarray    # [B] Σ_{k<m} γ^k r_{t+k}: the n-step reward sum (m ≤ n steps)
     next_obs: np.ndarray   # [B, *obs_shape] the obs to bootstrap from, s_{t+m}
     discounts: np.ndarray  # [B] γ^m, or 0 when the episode terminated within the m steps
+    next_masks: np.ndarray | None = None  # [B, A] the legal actions in s_{t+m} (rung.masks); None: all
 
 
 class ReplayBuffer:
     """A preallocated ring buffer of transitions (s, a, r, s', terminated, truncated).
 
     Rows marked invalid (the reset step of Gymnasium's next-step autoreset, whose "transition" from
-    the final obs to the first obs of a new episode is not real) are stored but never sampled."""
+    the final obs to the first obs of a new episode is not real) are stored but never sampled. For an
+    env with action masks, the legal actions of s' are kept too (`next_masks`, made at the first add
+    that has them), for targets that maximise over legal actions only."""
 
     def __init__(self, capacity: int, n_envs: int, obs_shape: tuple, obs_dtype, action_shape: tuple = (),
                  action_dtype=np.int64):
@@ -37,27 +40,34 @@ class ReplayBuffer:
         self.terminated = np.zeros((self.rows, n_envs), dtype=bool)
         self.truncated = np.zeros((self.rows, n_envs), dtype=bool)
         self.valid = np.zeros((self.rows, n_envs), dtype=bool)
+        self.next_masks = None
         self.pos, self.full = 0, False
 
     ARRAYS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "valid")
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**{name: getattr(self, name) for name in self.ARRAYS}, "position": np.array([self.pos, self.full])}
+        masks = {} if self.next_masks is None else {"next_masks": self.next_masks}
+        return {**{name: getattr(self, name) for name in self.ARRAYS}, **masks, "position": np.array([self.pos, self.full])}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for name in self.ARRAYS:
             getattr(self, name)[...] = state[name]
+        self.next_masks = np.array(state["next_masks"]) if "next_masks" in state else None
         self.pos, self.full = int(state["position"][0]), bool(state["position"][1])
 
     def __len__(self) -> int:
         """Number of stored rows × envs (valid or not)."""
         return (self.rows if self.full else self.pos) * self.n_envs
 
-    def add(self, obs, actions, rewards, next_obs, terminated, truncated, valid) -> None:
+    def add(self, obs, actions, rewards, next_obs, terminated, truncated, valid, next_masks=None) -> None:
         """Store one vector step: every argument has a leading [N] axis."""
         t = self.pos
         self.obs[t], self.actions[t], self.rewards[t], self.next_obs[t] = obs, actions, rewards, next_obs
         self.terminated[t], self.truncated[t], self.valid[t] = terminated, truncated, valid
+        if next_masks is not None:
+            if self.next_masks is None:
+                self.next_masks = np.ones((self.rows, self.n_envs, next_masks.shape[-1]), dtype=bool)
+            self.next_masks[t] = next_masks
         self.pos = (t + 1) % self.rows
         self.full = self.full or self.pos == 0
 
@@ -99,14 +109,15 @@ class ReplayBuffer:
             active &= ~ended & (r != newest)
         discounts = np.where(terminated, 0.0, discounts).astype(np.float32)
         return ReplayBatch(self.obs[rows, envs], self.actions[rows, envs], returns, self.next_obs[last, envs],
-                           discounts)
+                           discounts, None if self.next_masks is None else self.next_masks[last, envs])
 
 
 class RolloutBuffer:
     """One on-policy rollout: T steps of N envs, [T, N, ...] arrays, overwritten every iteration.
 
     `valid[t, n]` is False for the reset step that next-step autoreset inserts after an episode ends;
-    those rows carry no real transition and are left out of every loss."""
+    those rows carry no real transition and are left out of every loss. `masks` [T, N, K], the legal
+    actions at each step (rung.masks), exists once a step with masks has been stored."""
 
     def __init__(self, steps: int, n_envs: int, obs_shape: tuple, obs_dtype, action_shape: tuple, action_dtype):
         shape = (steps, n_envs)
@@ -118,10 +129,18 @@ class RolloutBuffer:
         self.terminated = np.zeros(shape, dtype=bool)
         self.truncated = np.zeros(shape, dtype=bool)
         self.valid = np.zeros(shape, dtype=bool)
+        self.masks = None
 
-    def store(self, t: int, obs, actions, rewards, terminated, truncated, valid) -> None:
+    def store(self, t: int, obs, actions, rewards, terminated, truncated, valid, masks=None) -> None:
         self.obs[t], self.actions[t], self.rewards[t] = obs, actions, rewards
         self.terminated[t], self.truncated[t], self.valid[t] = terminated, truncated, valid
+        if masks is not None:
+            self.store_masks(t, slice(None), masks)
+
+    def store_masks(self, rows, columns, masks: np.ndarray) -> None:
+        if self.masks is None:
+            self.masks = np.ones((*self.valid.shape, masks.shape[-1]), dtype=bool)
+        self.masks[rows, columns] = masks
 
     def next_values(self, last_values: np.ndarray) -> np.ndarray:
         """V(s_{t+1}) for every step: the next row's V (with next-step autoreset that row's obs is the

@@ -75,6 +75,9 @@ def build_parser() -> Parser:
                        help="override config fields (listed below)")
     train.add_argument("--env-kwargs", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
                        help="keyword arguments for the env, e.g. is_slippery=False")
+    train.add_argument("--wrapper", dest="wrappers", action="append", metavar="SPEC",
+                       help="wrap every copy of the env, repeatable, applied in order: frame_stack:N, mask_velocity, "
+                            "clip_reward[:C], time_limit:N or module:Class[:key=value,...] (default: the preset's)")
     train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
     train.add_argument("--eval-every", type=int, metavar="STEPS",
@@ -111,6 +114,8 @@ def build_parser() -> Parser:
     doctor = sub.add_parser("doctor", help="check an environment: API, spaces, scales, time limit, seeding, speed")
     doctor.add_argument("env_id", metavar="ENV_ID", help="a registered Gymnasium id, or module:Class, or file.py:Class")
     doctor.add_argument("--env-kwargs", nargs="+", action="extend", metavar="KEY=VALUE", default=[])
+    doctor.add_argument("--wrapper", dest="wrappers", action="append", metavar="SPEC", default=[],
+                        help="check the env wrapped as `rung train --wrapper` would (repeatable)")
     doctor.add_argument("--steps", type=int, default=2000, help="random steps to measure scales and speed (default 2000)")
     doctor.add_argument("--seed", type=int, default=0)
 
@@ -176,6 +181,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--eval-episodes", type=int, default=100,
                        help="greedy episodes that score each trial (default 100)")
     sweep.add_argument("--address", help="an existing Ray cluster (default: start a local instance)")
+    sweep.add_argument("--wrapper", dest="wrappers", action="append", metavar="SPEC",
+                       help="wrap the env of every trial, as `rung train --wrapper` (repeatable)")
     sweep.add_argument("--run-dir", help="where to write (default runs/sweep-ALGO-ENV-TIME)")
 
     report = sub.add_parser("report", help="one self-contained HTML page for runs, lab results and RLHF stages")
@@ -198,7 +205,7 @@ def cmd_train(args) -> None:
     started = time.perf_counter()
     if args.resume:
         given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every",
-                             "workers", "address", "eval_every", "eval_every_episodes", "stop_at")
+                             "workers", "address", "eval_every", "eval_every_episodes", "stop_at", "wrappers")
                  if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs", "exact_resume")
                                                      if getattr(args, a)]
         if given:
@@ -215,7 +222,8 @@ def cmd_train(args) -> None:
                            checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume,
                            workers=args.workers, address=args.address, eval_every=args.eval_every,
                            eval_every_episodes=(EVAL_EVERY_EPISODES if args.eval_every_episodes is None
-                                                else args.eval_every_episodes), stop_at=args.stop_at)
+                                                else args.eval_every_episodes), stop_at=args.stop_at,
+                           wrappers=args.wrappers)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo
@@ -284,7 +292,8 @@ def cmd_doctor(args) -> int:
 
     if args.steps <= 0:
         raise RungError(f"--steps must be positive, got {args.steps}")
-    findings = diagnose(args.env_id, parse_assignments(args.env_kwargs, "--env-kwargs"), args.steps, args.seed)
+    findings = diagnose(args.env_id, parse_assignments(args.env_kwargs, "--env-kwargs"), args.steps, args.seed,
+                        args.wrappers)
     for finding in findings:
         print(finding)
     usable = not any(f.level == FAIL for f in findings)
@@ -362,7 +371,7 @@ def cmd_sweep(args) -> None:
     grid = {**(read_grid_file(args.grid_file) if args.grid_file else {}), **parse_grid(args.grid)}
     run_dir = args.run_dir or default_run_dir("sweep", f"{args.algo}-{args.env_id}", args.seeds)
     summary = sweep(args.algo, args.env_id, grid, args.seeds, args.steps, run_dir, args.search,
-                    args.samples, args.preset, args.address, args.eval_episodes)
+                    args.samples, args.preset, args.address, args.eval_episodes, wrappers=args.wrappers)
     print((Path(run_dir) / "table.md").read_text(), end="")
     score = summary["score"]
     print(f"best: {summary['best']} (eval IQM {score['iqm']:.1f}, 95 % CI [{score['low']:.1f}, {score['high']:.1f}])")

@@ -17,7 +17,8 @@ import numpy as np
 
 from rung.buffers import RolloutBuffer, RewardScaler
 
-# what a worker sends back of a rollout: the RolloutBuffer fields filled while stepping
+# what a worker sends back of a rollout: the RolloutBuffer fields filled while stepping (and `masks`,
+# for envs with action masks)
 STEP_FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "valid")
 
 
@@ -33,8 +34,9 @@ def torch_sampler(policy):
     import torch
 
     @torch.inference_mode()
-    def sample(obs: np.ndarray) -> np.ndarray:
-        return policy(torch.from_numpy(obs))[0].sample().numpy()
+    def sample(obs: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
+        masks = None if action_masks is None else torch.from_numpy(action_masks)
+        return policy(torch.from_numpy(obs), masks)[0].sample().numpy()
     return sample
 
 
@@ -49,12 +51,13 @@ def rollout_buffer(env, n_steps: int) -> RolloutBuffer:
 
 
 def run_steps(env, sample, scaler, obs: np.ndarray, buffer: RolloutBuffer) -> np.ndarray:
-    """T steps of every env, acting with `sample(obs) -> actions`, stored in `buffer` with the env's own
-    (unscaled) rewards. Returns the obs after the last step."""
+    """T steps of every env, acting with `sample(obs, action_masks) -> actions`, stored in `buffer` with
+    the env's own (unscaled) rewards and its action masks, if any. Returns the obs after the last step."""
     for t in range(len(buffer.rewards)):
-        actions = sample(obs)
+        masks = env.action_masks
+        actions = sample(obs, masks)
         next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
-        buffer.store(t, obs, actions, rewards, terminated, truncated, valid)
+        buffer.store(t, obs, actions, rewards, terminated, truncated, valid, masks)
         obs = next_obs
     return obs
 
@@ -63,25 +66,26 @@ def run_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None) -
     """Reset the envs (with `seed`, or continuing their RNG when None) and run every env for exactly
     `episodes_per_env` whole episodes. Arrays [T, N] ([T + 1, N] for obs: the last row is the obs
     after the last step, for bootstrapping), `used`, the mask of steps inside those episodes, and
-    `steps`, the env steps taken."""
+    `steps`, the env steps taken; `action_masks` [T, N, K] too for an env with action masks."""
     import torch
 
     obs = env.reset(seed=seed)
     n = env.num_envs
-    rows = {key: [] for key in ("obs", "actions", "rewards", "terminated", "truncated", "used")}
+    rows = {key: [] for key in ("obs", "actions", "rewards", "terminated", "truncated", "used", "action_masks")}
     finished = np.zeros(n, dtype=np.int64)
     with torch.inference_mode():
         while (finished < episodes_per_env).any():
-            dist, _ = policy(torch.from_numpy(obs))
+            masks = env.action_masks
+            dist, _ = policy(torch.from_numpy(obs), None if masks is None else torch.from_numpy(masks))
             actions = dist.sample().numpy()
             next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
             used = valid & (finished < episodes_per_env)
-            for key, value in zip(rows, (obs, actions, rewards, terminated, truncated, used)):
+            for key, value in zip(rows, (obs, actions, rewards, terminated, truncated, used, masks)):
                 rows[key].append(value)
             finished += used & (terminated | truncated)
             obs = next_obs
         rows["obs"].append(obs)
-    batch = {key: np.stack(value) for key, value in rows.items()}
+    batch = {key: np.stack(value) for key, value in rows.items() if value[0] is not None}
     batch["steps"] = np.array(batch["rewards"].size)
     return batch
 
@@ -127,7 +131,8 @@ class Rollouts:
                                                        buffer.valid[t])
         T, n = buffer.rewards.shape
         with torch.inference_mode():  # π_θold and V for every stored step at once
-            dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])))
+            masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(T * n, -1))
+            dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])), masks)
             actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
             buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
             buffer.values[:] = values.reshape(T, n).numpy()

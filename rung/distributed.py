@@ -84,11 +84,11 @@ class Worker:
     """A rollout worker, run as a Ray actor: a vector env of its own with n of the run's envs, and a
     copy of the policy whose weights the learner replaces before every rollout."""
 
-    def __init__(self, env_id: str, env_kwargs: dict, backend: str, n_envs: int):
+    def __init__(self, env_id: str, env_kwargs: dict, wrappers: list[str], backend: str, n_envs: int):
         import torch
 
         torch.set_num_threads(1)   # one CPU per worker
-        self.env = make_vec_env(env_id, n_envs, env_kwargs, backend)
+        self.env = make_vec_env(env_id, n_envs, env_kwargs, backend, wrappers=wrappers)
         self.scaler = ActionScaler(self.env.single_action_space)
         self.policy = self.obs = self.rng = self.buffer = None
 
@@ -122,8 +122,8 @@ class Worker:
         if self.buffer is None or len(self.buffer.rewards) != n_steps:
             self.buffer = rollout_buffer(self.env, n_steps)
         self.obs = run_steps(self.env, make_sampler(self.policy, self.rng), self.scaler, self.obs, self.buffer)
-        return {**{name: getattr(self.buffer, name) for name in STEP_FIELDS}, "last_obs": self.obs,
-                "episodes": self.env.episodes.take()}
+        return {**{name: getattr(self.buffer, name) for name in STEP_FIELDS}, "masks": self.buffer.masks,
+                "last_obs": self.obs, "episodes": self.env.episodes.take()}
 
     def episodes(self, weights: dict, episodes_per_env: int, seed: int | None) -> dict:
         """rung.collection.run_episodes with π_θ, and the returns and lengths of those episodes."""
@@ -158,7 +158,7 @@ class WorkerPool:
         starts = np.cumsum([0] + sizes)
         self.slices = [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
         self.actor = ray.remote(num_cpus=1)(Worker)
-        self.make_args = (absolute_env_id(envs.env_id), envs.env_kwargs, backend)
+        self.make_args = (absolute_env_id(envs.env_id), envs.env_kwargs, envs.wrappers, backend)
         self.workers = [self.actor.remote(*self.make_args, size) for size in sizes]
         try:
             described = ray.get([worker.describe.remote() for worker in self.workers])  # every env exists
@@ -291,6 +291,8 @@ class RemoteRollouts(Rollouts):
         for part, columns in zip(parts, self.env.slices):
             for name in STEP_FIELDS:
                 getattr(self.buffer, name)[:, columns] = part[name]
+            if part["masks"] is not None:
+                self.buffer.store_masks(slice(None), columns, part["masks"])
         if self.reward_scaler is not None:  # a replaced worker's envs start new episodes: R_t from 0
             for k in self.env.replaced:
                 self.reward_scaler.running_return[self.env.slices[k]] = 0.0
@@ -305,7 +307,8 @@ class RemoteEpisodes(Episodes):
         parts = self.env.run_episodes(policy, self.episodes_per_env, seed)
         longest = max(len(part["rewards"]) for part in parts)
         batch = {key: np.concatenate([pad_rows(part[key], longest + (key == "obs")) for part in parts], axis=1)
-                 for key in ("obs", "actions", "rewards", "terminated", "truncated", "used")}
+                 for key in ("obs", "actions", "rewards", "terminated", "truncated", "used", "action_masks")
+                 if key in parts[0]}
         batch["steps"] = np.array(sum(int(part["steps"]) for part in parts))
         return batch
 

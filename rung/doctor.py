@@ -31,16 +31,18 @@ class Finding:
         return f"[{mark}] {self.text}" + (f" -> {self.fix}" if self.fix else "")
 
 
-def diagnose(env_id: str, env_kwargs: dict | None = None, steps: int = 2000, seed: int = 0) -> list[Finding]:
-    """Every finding about `env_id`; the env is made fresh for each check that needs a clean one."""
+def diagnose(env_id: str, env_kwargs: dict | None = None, steps: int = 2000, seed: int = 0,
+             wrappers: list[str] = ()) -> list[Finding]:
+    """Every finding about `env_id`, wrapped by `wrappers` (rung.wrappers specs) for all but Gymnasium's
+    checker, which checks the env itself; the env is made fresh for each check that needs a clean one."""
     findings = [gymnasium_checker(env_id, env_kwargs)]
-    with make_env(env_id, env_kwargs) as env:
+    with make_env(env_id, env_kwargs, wrappers=wrappers) as env:
         findings += space_findings(env)
         rollout, rollout_findings = random_rollout(env, steps, seed)
         findings += rollout_findings
     if rollout is not None:
         findings += scale_findings(*rollout)
-        findings.append(determinism(env_id, env_kwargs, seed))
+        findings.append(determinism(env_id, env_kwargs, seed, wrappers))
     return findings
 
 
@@ -159,11 +161,11 @@ def scale_findings(observations: np.ndarray, rewards: np.ndarray, ended: int) ->
     return found
 
 
-def determinism(env_id: str, env_kwargs: dict | None, seed: int, steps: int = 200) -> Finding:
+def determinism(env_id: str, env_kwargs: dict | None, seed: int, wrappers: list[str] = (), steps: int = 200) -> Finding:
     """Two fresh envs, reset with the same seed and given the same actions, must agree."""
     traces = []
     for _ in range(2):
-        with make_env(env_id, env_kwargs) as env:
+        with make_env(env_id, env_kwargs, wrappers=wrappers) as env:
             env.action_space.seed(seed)
             obs, _ = env.reset(seed=seed)
             trace = [flat(env, obs)]

@@ -28,9 +28,9 @@ def is_custom_id(env_id: str) -> bool:
     return ":" in env_id and "/" not in env_id.split(":", 1)[1]
 
 
-def load_env_class(env_id: str) -> type:
-    """Import the class named by `module.path:Class` or `path/to/file.py:Class`."""
-    target, _, class_name = env_id.rpartition(":")
+def load_class(spec: str, base: type = gym.Env, base_name: str = "gymnasium.Env") -> type:
+    """Import the `base` subclass named by `module.path:Class` or `path/to/file.py:Class`."""
+    target, _, class_name = spec.rpartition(":")
     if target.endswith(".py"):
         path = Path(target)
         if not path.is_file():
@@ -49,12 +49,12 @@ def load_env_class(env_id: str) -> type:
         try:
             module = importlib.import_module(target)
         except ImportError as exc:
-            raise RungError(f"cannot import module {target!r} for env {env_id!r}: {exc}") from None
+            raise RungError(f"cannot import module {target!r} for {spec!r}: {exc}") from None
     cls = getattr(module, class_name, None)
     if cls is None:
         raise RungError(f"{target!r} has no class {class_name!r}")
-    if not (isinstance(cls, type) and issubclass(cls, gym.Env)):
-        raise RungError(f"{env_id!r} is not a gymnasium.Env subclass")
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise RungError(f"{spec!r} is not a {base_name} subclass")
     return cls
 
 
@@ -104,15 +104,23 @@ def suggest_ids(env_id: str, n: int = 3) -> list[str]:
 
 
 def make_env(env_id: str, env_kwargs: dict | None = None, render_mode: str | None = None,
-             max_episode_steps: int | None = None) -> gym.Env:
-    """One Gymnasium env with the registry's wrappers (time limit, order enforcing, checker)."""
+             max_episode_steps: int | None = None, wrappers: list[str] = ()) -> gym.Env:
+    """One Gymnasium env with the registry's wrappers (time limit, order enforcing, checker), then the
+    run's own `wrappers` (rung.wrappers specs) in order."""
+    from rung import wrappers as run_wrappers
+
+    return run_wrappers.apply(make_base_env(env_id, env_kwargs, render_mode, max_episode_steps), wrappers)
+
+
+def make_base_env(env_id: str, env_kwargs: dict | None, render_mode: str | None,
+                   max_episode_steps: int | None) -> gym.Env:
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
     if is_custom_id(env_id):
-        cls = load_env_class(env_id)
+        cls = load_class(env_id)
         spec = gym.envs.registration.EnvSpec(id=f"custom/{cls.__name__}-v0", entry_point=cls)
         return _make(spec, env_id, kwargs)
     if env_id.startswith("ALE/") and env_id not in gym.registry:
@@ -172,7 +180,9 @@ def describe_space(space: spaces.Space) -> str:
 
 
 def space_to_json(space: spaces.Space) -> dict:
-    """A Box, Discrete or MultiDiscrete space as JSON (agent.json), read back by space_from_json."""
+    """A Box, Discrete, MultiDiscrete or MultiBinary space as JSON (agent.json), read back by space_from_json."""
+    if isinstance(space, spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": list(space.shape)}
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.MultiDiscrete):
@@ -181,6 +191,8 @@ def space_to_json(space: spaces.Space) -> dict:
 
 
 def space_from_json(data: dict) -> spaces.Space:
+    if data["type"] == "MultiBinary":
+        return spaces.MultiBinary(data["n"])
     if data["type"] == "Discrete":
         return spaces.Discrete(data["n"], start=data.get("start", 0))
     if data["type"] == "MultiDiscrete":
@@ -198,14 +210,16 @@ class EnvMaker:
     env_kwargs: dict
     workers: int | None = None
     address: str | None = None
+    wrappers: list[str] = field(default_factory=list)   # rung.wrappers specs
     pools: list = field(default_factory=list, repr=False, compare=False)
 
     def single(self) -> gym.Env:
         """One env that reports `info['episode']` when an episode ends, guarded (see `Guarded`)."""
-        return gym.wrappers.RecordEpisodeStatistics(Guarded(make_env(self.env_id, self.env_kwargs), self.env_id))
+        return gym.wrappers.RecordEpisodeStatistics(Guarded(make_env(self.env_id, self.env_kwargs, wrappers=self.wrappers),
+                                                                self.env_id))
 
     def vector(self, n_envs: int, backend: str = "auto") -> "VecEnv":
-        return make_vec_env(self.env_id, n_envs, self.env_kwargs, backend)
+        return make_vec_env(self.env_id, n_envs, self.env_kwargs, backend, wrappers=self.wrappers)
 
     def collecting_envs(self, n_envs: int, backend: str):
         """The N envs a collector steps: a VecEnv here, or a rung.distributed.WorkerPool of Ray actors
@@ -287,7 +301,9 @@ class VecEnv:
     step, this step only reset it: `next_obs[i]` is the first obs of a new episode and `valid[i]` is
     False, because (final obs → first obs) is not a transition the agent made. On the step an episode
     ends, `next_obs[i]` is its true final obs, so truncated episodes can bootstrap from it.
-    Episode returns and lengths are counted here, whatever the backend, into `self.episodes`."""
+    Episode returns and lengths are counted here, whatever the backend, into `self.episodes`.
+    `action_masks` [N, K] holds the legal actions of the obs last returned (rung.masks), or None for
+    an env that gives no masks."""
 
     def __init__(self, env, env_id: str = ""):
         from rung.runs import EpisodeStats
@@ -300,19 +316,28 @@ class VecEnv:
         self.returns = np.zeros(self.num_envs)
         self.lengths = np.zeros(self.num_envs, dtype=np.int64)
         self.needs_reset = np.zeros(self.num_envs, dtype=bool)
+        self.action_masks = None
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        obs, _ = self.env.reset(seed=seed)
+        from rung import masks
+
+        obs, info = self.env.reset(seed=seed)
         self.returns[:], self.lengths[:], self.needs_reset[:] = 0, 0, False
+        self.action_masks = masks.read(info, self.single_action_space, self.env_id, self.steps)
         return obs
 
     def step(self, actions: np.ndarray):
         self.steps += self.num_envs
         try:
-            next_obs, rewards, terminated, truncated, _ = self.env.step(actions)
+            next_obs, rewards, terminated, truncated, info = self.env.step(actions)
         except Exception as exc:  # the env's own error, or a wrong shape or dtype that could not be stacked
             raise env_failure(self.env_id, self.steps, exc) from None
         check_step(self.env_id, self.steps, next_obs, rewards)
+        if info:
+            from rung import masks
+
+            self.action_masks = masks.read(info, self.single_action_space, self.env_id, self.steps,
+                                            terminated | truncated)
         valid = ~self.needs_reset
         self.returns += np.where(valid, rewards, 0.0)
         self.lengths += valid
@@ -328,10 +353,12 @@ class VecEnv:
 
 
 def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, backend: str = "auto",
-                 step_cap: int | None = None) -> VecEnv:
-    """`n_envs` copies of `env_id`. Backends: `native` (the env's own vectorised class, e.g. CartPole's),
-    `envpool` (if installed and it knows the id), `sync` / `async` (Gymnasium's Sync/AsyncVectorEnv);
-    `auto` picks native, then envpool, then sync. `step_cap` is a time limit for envs that have none."""
+                 step_cap: int | None = None, wrappers: list[str] = ()) -> VecEnv:
+    """`n_envs` copies of `env_id`, each wrapped by `wrappers` (rung.wrappers specs). Backends: `native`
+    (the env's own vectorised class, e.g. CartPole's), `envpool` (if installed and it knows the id),
+    `sync` / `async` (Gymnasium's Sync/AsyncVectorEnv); `auto` picks native, then envpool, then sync,
+    and only sync for wrapped envs (the other two have no single envs to wrap). `step_cap` is a time
+    limit for envs that have none."""
     from functools import partial
 
     from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
@@ -339,21 +366,23 @@ def make_vec_env(env_id: str, n_envs: int = 1, env_kwargs: dict | None = None, b
     kwargs = dict(env_kwargs or {})
     if backend not in BACKENDS:
         raise RungError(f"unknown env backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    with make_env(env_id, kwargs) as probe:  # turns a bad id or kwargs into a one-line error first
+    with make_env(env_id, kwargs, wrappers=wrappers) as probe:  # a bad id, kwargs or wrapper: a one-line error first
         has_time_limit = probe.spec is not None and probe.spec.max_episode_steps is not None
-    has_native = not is_custom_id(env_id) and gym.spec(env_id).vector_entry_point is not None
+    has_native = not is_custom_id(env_id) and gym.spec(env_id).vector_entry_point is not None and not wrappers
+    has_envpool = not wrappers and envpool_supports(env_id)
     if backend == "native" and not has_native:
-        raise RungError(f"{env_id} has no native vectorised implementation; use --set env_backend=sync")
-    if backend == "envpool" and not envpool_supports(env_id):
-        raise RungError(f"envpool is not installed or does not provide {env_id}")
+        raise RungError(f"{env_id} has no native vectorised implementation{' of wrapped envs' if wrappers else ''}; "
+                        f"use --set env_backend=sync")
+    if backend == "envpool" and not has_envpool:
+        raise RungError(f"envpool is not installed or does not provide {env_id}{' wrapped' if wrappers else ''}")
     if backend == "native" or (backend == "auto" and has_native):
         env = gym.make_vec(env_id, n_envs, vectorization_mode="vector_entry_point", **kwargs)
-    elif backend == "envpool" or (backend == "auto" and envpool_supports(env_id)):
+    elif backend == "envpool" or (backend == "auto" and has_envpool):
         env = make_envpool(env_id, n_envs, kwargs)
     else:
         cls = AsyncVectorEnv if backend == "async" else SyncVectorEnv
         cap = None if has_time_limit else step_cap
-        env = cls([partial(make_env, env_id, kwargs, max_episode_steps=cap)] * n_envs,
+        env = cls([partial(make_env, env_id, kwargs, max_episode_steps=cap, wrappers=list(wrappers))] * n_envs,
                   autoreset_mode=AutoresetMode.NEXT_STEP)
     return VecEnv(env, env_id)
 

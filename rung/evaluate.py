@@ -30,7 +30,7 @@ def evaluate(agent, episodes: int = 100, seed: int = 0, deterministic: bool = Tr
     if env is not None:
         agent.env_id = env_id_of(env)
     kwargs = {**agent.env_kwargs, **(env_kwargs or {})}
-    env = make_vec_env(agent.env_id, min(episodes, MAX_EVAL_ENVS), kwargs, step_cap=STEP_CAP)
+    env = make_vec_env(agent.env_id, min(episodes, MAX_EVAL_ENVS), kwargs, step_cap=STEP_CAP, wrappers=agent.wrappers)
     with torch.random.fork_rng():  # stochastic actions draw from torch's RNG: seed it, leave the caller's alone
         torch.manual_seed(seed)
         with torch.inference_mode():
@@ -54,10 +54,12 @@ class PeriodicEval:
     seed: int
     env_id: str
     env_kwargs: dict
+    wrappers: list[str]
     stop_at: float | None = None
 
     def run(self, agent) -> dict[str, float]:
-        agent.env_id, agent.env_kwargs = self.env_id, self.env_kwargs   # the run's agent, before api.run sets them
+        # the run's agent, before api.run sets these
+        agent.env_id, agent.env_kwargs, agent.wrappers = self.env_id, self.env_kwargs, self.wrappers
         result = evaluate(agent, self.episodes, self.seed)
         return {"eval_return": result["mean_return"], "eval_length": result["mean_length"]}
 
@@ -71,7 +73,7 @@ def run_episodes(agent, env, episodes: int, seed: int, deterministic: bool) -> t
     returns, lengths = [], []
     obs = env.reset(seed=seed)
     while len(returns) < episodes:
-        obs, rewards, terminated, truncated, valid = env.step(agent.act_batch(obs, deterministic))
+        obs, rewards, terminated, truncated, valid = env.step(agent.act_batch(obs, deterministic, env.action_masks))
         total += np.where(valid, rewards, 0.0)
         length += valid
         for i in np.flatnonzero(terminated | truncated):
@@ -89,7 +91,7 @@ def exact_returns(agent, env_kwargs: dict) -> dict:
 
     if not hasattr(agent, "greedy_policy"):
         return {}
-    with make_env(agent.env_id, env_kwargs) as env:
+    with make_env(agent.env_id, env_kwargs, wrappers=agent.wrappers) as env:
         if value_iteration.supports(env) is not None:
             return {}
         model = value_iteration.tabular_model(env)
@@ -108,12 +110,12 @@ def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) ->
 
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # pygame's renderers need no sound, and no sound device here
     try:
-        env = make_env(agent.env_id, agent.env_kwargs, render_mode="rgb_array")
+        env = make_env(agent.env_id, agent.env_kwargs, render_mode="rgb_array", wrappers=agent.wrappers)
     except Exception:  # an env that takes no render_mode
         return None
     frames = []
     try:
-        obs, _ = env.reset(seed=seed)
+        obs, info = env.reset(seed=seed)
         for step in range(2 * max_frames):
             if step % 2 == 0:
                 try:
@@ -124,7 +126,7 @@ def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) ->
                     return None
                 image = Image.fromarray(frame)
                 frames.append(image.resize((width, max(1, round(image.height * width / image.width)))))
-            obs, _, terminated, truncated, _ = env.step(agent.act(obs))
+            obs, _, terminated, truncated, info = env.step(agent.act(obs, action_mask=info.get("action_mask")))
             if terminated or truncated:
                 break
     finally:

@@ -13,7 +13,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from rung.errors import require_finite
+from rung.errors import RungError, require_finite
+from rung.masks import mask_logits
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -70,17 +71,37 @@ class MLP(nn.Module):
         return self.net(obs.float() if self.encoder is None else self.encoder(obs))  # [B, F]
 
 
-class NatureCNN(nn.Module):
-    """Mnih et al. (2015): three conv layers and a 512-unit layer; pixels scaled to [0, 1]."""
+NATURE_REACH = 36   # the smallest side the Nature CNN's 8/4 → 4/2 → 3/1 convolutions can take
 
-    def __init__(self, obs_shape: tuple[int, ...], features: int = 512):
+
+def image_layout(obs_shape: tuple[int, ...]) -> tuple[bool, int, int, int]:
+    """(channels_last, C, H, W) of an image observation: channel-last when the last axis is ≤ 4 and the
+    first is not (RGB frames), channel-first otherwise (stacked frames)."""
+    channels_last = obs_shape[-1] <= 4 < obs_shape[0]
+    c, h, w = (obs_shape[2], obs_shape[0], obs_shape[1]) if channels_last else obs_shape
+    return channels_last, c, h, w
+
+
+class ImageEncoder(nn.Module):
+    """Pixels scaled to [0, 1], convolutions, a ReLU layer of `features` units.
+
+    Images of at least 36 px a side: the Nature CNN of Mnih et al. (2015), three conv layers (8/4,
+    4/2, 3/1) and 512 units. Smaller ones (MinAtar's 10 × 10, a grid rendered as pixels) would shrink
+    to nothing in it: two 3 × 3 convolutions with padding (16 and 32 channels, the second of stride 2)
+    and 256 units, the size of the small stacks MinAtar's agents use."""
+
+    def __init__(self, obs_shape: tuple[int, ...]):
         super().__init__()
-        self.channels_last = obs_shape[-1] <= 4 < obs_shape[0]
-        c, h, w = (obs_shape[2], obs_shape[0], obs_shape[1]) if self.channels_last else obs_shape
-        self.conv = nn.Sequential(
-            nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+        self.channels_last, c, h, w = image_layout(obs_shape)
+        if min(c, h, w) < 1:
+            raise RungError(f"an image observation of shape {obs_shape} has an empty side: no network can read it")
+        if min(h, w) >= NATURE_REACH:
+            convs, features = [nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+                               nn.Conv2d(64, 64, 3, stride=1), nn.ReLU()], 512
+        else:
+            convs, features = [nn.Conv2d(c, 16, 3, stride=1, padding=1), nn.ReLU(),
+                               nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU()], 256
+        self.conv = nn.Sequential(*convs, nn.Flatten())
         with torch.no_grad():
             flat = self.conv(torch.zeros(1, c, h, w)).shape[1]
         self.fc = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
@@ -90,14 +111,14 @@ class NatureCNN(nn.Module):
         x = obs.float() / 255.0                        # [B, C, H, W]
         if self.channels_last:
             x = x.permute(0, 3, 1, 2)
-        return self.fc(self.conv(x))                   # [B, 512]
+        return self.fc(self.conv(x))                   # [B, F]
 
 
 def make_body(obs_space: spaces.Space, hidden: tuple[int, ...], activation: str = "relu") -> nn.Module:
-    """A CNN for image observations, an MLP on one-hot codes for Discrete / MultiDiscrete ones, an MLP
+    """A CNN sized to the image for image observations, an MLP on one-hot codes for Discrete / MultiDiscrete ones, an MLP
     for everything flat."""
     if is_image_space(obs_space):
-        return NatureCNN(obs_space.shape)
+        return ImageEncoder(obs_space.shape)
     if is_code_space(obs_space):
         encoder = OneHot(obs_space)
         return MLP(encoder.out_dim, hidden, activation, encoder)
@@ -205,7 +226,7 @@ class ActorCritic(nn.Module):
     """π_θ(a|s) and V(s): an actor head and a critic head on one shared body, or on two separate bodies.
 
     Discrete actions: Categorical over logits [B, A]. MultiDiscrete: one Categorical per component.
-    Box actions: Gaussian N(μ(s), σ²) with a state-independent log σ, in a unit space that
+    MultiBinary: one Bernoulli per bit, independent. Box actions: Gaussian N(μ(s), σ²) with a state-independent log σ, in a unit space that
     `rung.envs.ActionScaler` maps to the env's bounds."""
 
     def __init__(self, obs_space: spaces.Space, action_space: spaces.Space, hidden: tuple[int, ...] = (64, 64),
@@ -221,9 +242,10 @@ class ActorCritic(nn.Module):
             self.action_dims = [int(action_space.n)]
         elif isinstance(action_space, spaces.MultiDiscrete):
             self.action_dims = [int(n) for n in action_space.nvec.reshape(-1)]
-        else:
+        else:   # Box, MultiBinary: one head output per action component
             self.action_dims = [int(np.prod(action_space.shape))]
         self.continuous = isinstance(action_space, spaces.Box)
+        self.binary = isinstance(action_space, spaces.MultiBinary)
         self.actor = nn.Linear(self.body.out_dim, sum(self.action_dims))
         self.critic = nn.Linear(self.body.out_dim, 1)
         self.log_std = nn.Parameter(torch.full((self.action_dims[0],), log_std_init)) if self.continuous else None
@@ -234,12 +256,17 @@ class ActorCritic(nn.Module):
             orthogonal_init(self.actor, 0.01)
             orthogonal_init(self.critic, 1.0)
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.distributions.Distribution, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None
+                ) -> tuple[torch.distributions.Distribution, torch.Tensor]:
+        """π_θ(·|s) and V(s); with `action_masks` [B, Σ dims] (rung.masks), π over the legal actions only."""
         if self.obs_norm is not None:
             obs = self.obs_norm(obs)
         features = self.body(obs)                                                 # [B, F]
         value = self.critic(features if self.critic_body is None else self.critic_body(obs)).squeeze(-1)  # [B]
-        return self.distribution(self.actor(features)), value
+        head = self.actor(features)                                               # [B, Σ dims]
+        if action_masks is not None:   # logit −∞ (the lowest float) for illegal actions: π(a|s) = 0
+            head = mask_logits(head, action_masks)
+        return self.distribution(head), value
 
     def distribution(self, head: torch.Tensor) -> torch.distributions.Distribution:
         # validate_args=False: the argument checks cost ≈ 20 % of a PPO run on CartPole and the inputs
@@ -247,6 +274,8 @@ class ActorCritic(nn.Module):
         if self.continuous:
             normal = torch.distributions.Normal(head, self.log_std.exp(), validate_args=False)
             return torch.distributions.Independent(normal, 1, validate_args=False)
+        if self.binary:
+            return IndependentBernoulli(head.reshape(-1, *self.action_space.shape))
         if len(self.action_dims) == 1:
             return torch.distributions.Categorical(logits=head, validate_args=False)
         return MultiCategorical(head, self.action_dims)
@@ -260,7 +289,7 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
     the network's current weights (and observation statistics), so build a sampler per rollout. Only
     the sampling lives here: log π and V are computed by the torch network (rung.collection.Rollouts.collect).
     Discrete: Gumbel-max, argmax(logits + G) with G = −log(−log U), a sample of softmax(logits).
-    Box: μ(s) + σ·ε with ε ~ N(0, I)."""
+    MultiBinary: a_i = 1 if U_i < σ(logit_i). Box: μ(s) + σ·ε with ε ~ N(0, I)."""
     if not isinstance(policy.body, MLP) or policy.body.encoder is not None:
         return None
     activations = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0)}
@@ -273,7 +302,7 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
     std_devs = policy.log_std.detach().exp().numpy() if policy.continuous else None
     splits = np.cumsum(policy.action_dims)[:-1]
 
-    def sample(obs: np.ndarray) -> np.ndarray:
+    def sample(obs: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
         x = obs.reshape(len(obs), -1)
         x = np.clip((x - mean) / std, -norm.clip, norm.clip) if norm is not None else x
         x = x.astype(np.float32)
@@ -282,6 +311,11 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
         head = x @ head_w + head_b                                                  # [B, Σ dims]
         if std_devs is not None:
             return (head + std_devs * rng.standard_normal(head.shape, dtype=np.float32)).astype(np.float32)
+        if policy.binary:   # U < σ(x)  ⇔  log U − log(1 − U) < x, without overflow in exp
+            u = rng.random(head.shape)
+            return (np.log(u) - np.log1p(-u) < head).astype(np.int8).reshape(len(obs), *policy.action_space.shape)
+        if action_masks is not None:   # illegal actions never win the argmax below
+            head = np.where(action_masks, head, -np.inf)
         gumbel = -np.log(-np.log(rng.random(head.shape)))
         choices = [np.argmax(part, axis=1) for part in np.split(head + gumbel, splits, axis=1)]
         return choices[0] if len(choices) == 1 else np.stack(choices, axis=1)
@@ -307,3 +341,25 @@ class MultiCategorical:
     @property
     def mode(self) -> torch.Tensor:
         return torch.stack([part.probs.argmax(dim=-1) for part in self.parts], dim=-1)
+
+
+class IndependentBernoulli:
+    """One Bernoulli per MultiBinary bit, logits [B, *shape]: log π = Σ_i log π_i, H = Σ_i H_i. Actions are
+    0/1 integers (the env's dtype); log π takes them as floats."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.bits = torch.distributions.Bernoulli(logits=logits, validate_args=False)
+        self.sum_dims = tuple(range(1, logits.dim()))
+
+    def sample(self) -> torch.Tensor:
+        return self.bits.sample().to(torch.int8)                                   # [B, *shape]
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.bits.log_prob(actions.float()).sum(self.sum_dims)              # [B]
+
+    def entropy(self) -> torch.Tensor:
+        return self.bits.entropy().sum(self.sum_dims)                              # [B]
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return (self.bits.logits > 0).to(torch.int8)

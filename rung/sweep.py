@@ -81,7 +81,8 @@ def run_trial(config: dict) -> None:
     run_dir = Path(settings["dir"]) / "trials" / f"{name}-s{trial_seed(config)}-{tune.get_context().get_trial_id()}"
     agent = rung.train(settings["algo"], settings["env_id"], steps=settings["steps"], seed=trial_seed(config),
                        preset=settings["preset"], config=overrides, run_dir=run_dir,
-                       eval_episodes=settings["eval_episodes"], threads=1, checkpoint_minutes=None)
+                       eval_episodes=settings["eval_episodes"], threads=1, checkpoint_minutes=None,
+                       wrappers=settings["wrappers"])
     tune.report({"eval": agent.eval["mean_return"], "run_dir": str(agent.run_dir)})
 
 
@@ -105,7 +106,7 @@ def search_space(tune, search: str, grid: dict[str, list], keys: list[str], seed
 
 def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int | None, run_dir: str | Path,
           search: str = "grid", samples: int = 4, preset: str | None = None, address: str | None = None,
-          eval_episodes: int = 100, say=print) -> dict:
+          eval_episodes: int = 100, say=print, wrappers: list[str] | None = None) -> dict:
     from rung.api import resolve
     from rung.distributed import import_ray, require_listener, start_ray
 
@@ -119,14 +120,15 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     if seeds < 1:
         raise RungError(f"--seeds must be at least 1, got {seeds}")
     for values in itertools.product(*grid.values()):   # every configuration must be valid before Ray starts
-        resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)), eval_episodes=eval_episodes)
+        resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)), eval_episodes=eval_episodes, wrappers=wrappers)
     if address is not None:
         require_listener(address)
     env_id = absolute_env_id(env_id)   # Ray runs each trial in its own directory
     directory = create_run_dir(run_dir).resolve()
-    steps = resolve(algo, env_id, steps, 0, preset).steps
+    base = resolve(algo, env_id, steps, 0, preset, wrappers=wrappers)
+    steps, wrappers = base.steps, base.wrappers
     settings = {"algo": algo, "env_id": env_id, "steps": steps, "preset": preset, "dir": str(directory),
-                "eval_episodes": eval_episodes}
+                "eval_episodes": eval_episodes, "wrappers": wrappers}
     keys = sorted(grid)
     space, num_samples, search_alg = search_space(tune, search, grid, keys, seeds, samples)
     space["_sweep"] = settings
@@ -152,11 +154,11 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
         else:
             row["eval"], row["run_dir"] = result.metrics["eval"], result.metrics["run_dir"]
         trials.append(row)
-    return summarise(directory, algo, env_id, steps, keys, trials, preset, seeds)
+    return summarise(directory, algo, env_id, steps, keys, trials, preset, seeds, wrappers)
 
 
 def summarise(directory: Path, algo: str, env_id: str, steps: int, keys: list[str], trials: list[dict],
-              preset: str | None, seeds: int) -> dict:
+              preset: str | None, seeds: int, wrappers: list[str] = ()) -> dict:
     from rung.lab.common import figure, iqm_ci, save_figure
 
     with open(directory / "trials.csv", "w", newline="") as f:
@@ -200,8 +202,8 @@ def summarise(directory: Path, algo: str, env_id: str, steps: int, keys: list[st
     from rung.api import resolve
 
     base = resolve(algo, env_id, steps, 0, preset)
-    values = {"steps": steps, "threads": 1, **{k: getattr(base.config, k) for k in base.config.__dataclass_fields__},
-              **best["config"]}
+    values = {"steps": steps, "threads": 1, **({"wrappers": list(wrappers)} if wrappers else {}),
+              **{k: getattr(base.config, k) for k in base.config.__dataclass_fields__}, **best["config"]}
     preset_file = directory / "best_preset.yaml"
     preset_file.write_text(f"# rung sweep: best of {len(table)} configurations × {seeds} seeds, {algo} on {env_id}\n"
                            + yaml.safe_dump(json.loads(json.dumps(values)), sort_keys=False))

@@ -32,7 +32,7 @@ from rung.optim import Adam, RMSprop
 from rung.returns import gae
 
 NAME = "a2c"
-SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete or Box"
+SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete, MultiBinary or Box"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "supports", "train", "value_loss"]
@@ -110,7 +110,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
         # UPDATE: one gradient step on the whole rollout (valid steps only)
         keep = torch.from_numpy(buffer.valid.reshape(-1))
-        dist, values = policy(torch.from_numpy(buffer.obs.reshape(n * T, *obs_space.shape))[keep])
+        masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1))[keep]
+        dist, values = policy(torch.from_numpy(buffer.obs.reshape(n * T, *obs_space.shape))[keep], masks)
         actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
         adv = torch.from_numpy(advantages.reshape(-1))[keep]
         if config.normalize_advantage and len(adv) > 1:

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
+from rung import masks
 from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBuffer
 from rung.checkpoint import restart_seed
@@ -75,7 +76,7 @@ class Config:
     double_q: bool = param(False, "Double DQN target: the online net picks a', the target net scores it")
     dueling: bool = param(False, "dueling head: Q = V + A − mean A")
     n_step: int = param(1, "n of the n-step return in the target", 1)
-    net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body (image obs use the Nature CNN)")
+    net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body (image obs use a CNN sized to the image)")
     n_envs: int = param(1, "number of envs stepped together", 1)
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
     checkpoint_replay: bool = param(True, "keep the replay buffer in checkpoints (resume is exact only with it)")
@@ -105,10 +106,13 @@ def check(config: Config, steps: int) -> list[str]:
 
 
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
-               next_q_online: torch.Tensor | None = None) -> torch.Tensor:
+               next_q_online: torch.Tensor | None = None, next_masks: torch.Tensor | None = None) -> torch.Tensor:
     """y = G + γ^m · Q_θ⁻(s', a*), with a* = argmax_a' Q_θ⁻(s', a') (DQN) or argmax_a' Q_θ(s', a')
-    (Double DQN, when `next_q_online` is given). `discounts` already holds 0 for terminal s'."""
+    (Double DQN, when `next_q_online` is given), a' ranging over the legal actions of s' when
+    `next_masks` [B, A] are given (rung.masks). `discounts` already holds 0 for terminal s'."""
     chooser = next_q_target if next_q_online is None else next_q_online
+    if next_masks is not None:
+        chooser = chooser.masked_fill(~next_masks, -torch.inf)
     best = chooser.argmax(dim=1, keepdim=True)                                  # [B, 1]
     return returns + discounts * next_q_target.gather(1, best).squeeze(1)      # [B]
 
@@ -126,17 +130,27 @@ class QAgent:
                  algo: str = NAME):
         self.q_net, self.obs_space, self.net_arch, self.dueling = q_net, obs_space, tuple(net_arch), dueling
         self.epsilon, self.algo = epsilon, algo
-        self.env_id, self.env_kwargs = "", {}
+        self.env_id, self.env_kwargs, self.wrappers = "", {}, []
 
-    def act(self, obs, deterministic: bool = True) -> int:
-        return int(self.act_batch(np.asarray(obs)[None], deterministic)[0])
+    def act(self, obs, deterministic: bool = True, action_mask: np.ndarray | None = None) -> int:
+        masks = None if action_mask is None else np.asarray(action_mask, dtype=bool)[None]
+        return int(self.act_batch(np.asarray(obs)[None], deterministic, masks)[0])
 
     @torch.inference_mode()
-    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        actions = self.q_net(torch.as_tensor(obs)).argmax(dim=1)
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
+        """argmax_a Q(s, a) (ε-greedy when not `deterministic`), over the legal actions only when
+        `action_masks` [N, A] are given (rung.masks)."""
+        q = self.q_net(torch.as_tensor(obs))
+        if action_masks is not None:
+            q = q.masked_fill(~torch.as_tensor(action_masks), -torch.inf)
+        actions = q.argmax(dim=1)
         if not deterministic:  # ε-greedy from torch's RNG, which rung.evaluate seeds
             explore = torch.rand(len(actions)) < self.epsilon
-            actions = torch.where(explore, torch.randint(self.q_net.head.out_features, actions.shape), actions)
+            if action_masks is None:
+                random = torch.randint(self.q_net.head.out_features, actions.shape)
+            else:   # uniform among the legal actions: the largest of uniform keys on them
+                random = torch.rand(q.shape).masked_fill(~torch.as_tensor(action_masks), -1.0).argmax(dim=1)
+            actions = torch.where(explore, random, actions)
         return actions.numpy()
 
     def save(self, directory: str | Path) -> None:
@@ -147,7 +161,8 @@ class QAgent:
                 "obs_dtype": str(self.obs_space.dtype), "obs_space": space_to_json(self.obs_space),
                 "n_actions": self.q_net.head.out_features,
                 "net_arch": list(self.net_arch), "dueling": self.dueling, "epsilon": self.epsilon,
-                "env_id": self.env_id, "env_kwargs": self.env_kwargs}
+                "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+                "wrappers": self.wrappers}
         write_json(directory / AGENT_FILE, meta)
 
     @classmethod
@@ -163,7 +178,7 @@ class QAgent:
         q_net = QNetwork(make_body(obs_space, tuple(meta["net_arch"])), meta["n_actions"], meta["dueling"])
         q_net.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(q_net, obs_space, meta["net_arch"], meta["dueling"], meta["epsilon"], meta["algo"])
-        agent.env_id, agent.env_kwargs = meta["env_id"], meta["env_kwargs"]
+        agent.env_id, agent.env_kwargs, agent.wrappers = meta["env_id"], meta["env_kwargs"], meta.get("wrappers", [])
         return agent
 
 
@@ -189,18 +204,21 @@ def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: Rep
     returns = torch.from_numpy(batch.returns).view(n_updates, B)                              # [U, B]
     discounts = torch.from_numpy(batch.discounts).view(n_updates, B)                          # [U, B]
     next_obs = torch.from_numpy(batch.next_obs)                                               # [U·B, *obs]
+    next_masks = None if batch.next_masks is None else torch.from_numpy(batch.next_masks)     # [U·B, A]
     with torch.no_grad():
         next_q_target = torch.cat([target_net(chunk) for chunk in next_obs.split(TARGET_CHUNK)])  # [U·B, A]
         next_q_target = next_q_target.view(n_updates, B, -1)                                  # [U, B, A]
         if not config.double_q:
-            targets = td_targets(returns.view(-1), discounts.view(-1), next_q_target.view(n_updates * B, -1))
+            targets = td_targets(returns.view(-1), discounts.view(-1), next_q_target.view(n_updates * B, -1),
+                                 next_masks=next_masks)
             targets = targets.view(n_updates, B)                                              # [U, B]
     next_obs = next_obs.view(n_updates, B, *next_obs.shape[1:])
     totals = {"td_loss": torch.zeros(()), "q_values": torch.zeros(())}
     for u in range(n_updates):
         if config.double_q:
             with torch.no_grad():
-                y = td_targets(returns[u], discounts[u], next_q_target[u], q_net(next_obs[u]))
+                y = td_targets(returns[u], discounts[u], next_q_target[u], q_net(next_obs[u]),
+                               None if next_masks is None else next_masks.view(n_updates, B, -1)[u])
         else:
             y = targets[u]
         q_taken = q_net(obs[u]).gather(1, actions[u]).squeeze(1)                              # [B]
@@ -237,15 +255,15 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
         steps_before, global_step = (it - 1) * n, it * n
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, steps_before / steps)
 
-        # COLLECT: ε-greedy actions (uniformly random before learning_starts)
+        # COLLECT: ε-greedy actions (uniformly random before learning_starts), among the legal ones if masked
+        legal = env.action_masks                                                  # [N, A] or None
         explore = rng.random(n) < (1.0 if steps_before < learning_starts else epsilon)
-        actions = rng.integers(n_actions, size=n)
+        actions = rng.integers(n_actions, size=n) if legal is None else masks.random_legal(legal, rng)
         if not explore.all():
-            with torch.inference_mode():
-                greedy = q_net(torch.from_numpy(obs)).argmax(dim=1).numpy()
+            greedy = agent.act_batch(obs, action_masks=legal)
             actions = np.where(explore, actions, greedy)
         next_obs, rewards, terminated, truncated, valid = env.step(actions)
-        buffer.add(obs, actions, rewards, next_obs, terminated, truncated, valid)
+        buffer.add(obs, actions, rewards, next_obs, terminated, truncated, valid, env.action_masks)
         obs = next_obs
 
         # UPDATE: a burst of gradient steps every train_freq vector steps, once past learning_starts

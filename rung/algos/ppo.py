@@ -43,7 +43,7 @@ from rung.returns import gae
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "ppo"
-SPACES = "obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete or Box"
+SPACES = "obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete, MultiBinary or Box"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 
@@ -79,8 +79,8 @@ class Config:
 def supports(env) -> str | None:
     if not isinstance(env.observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
         return f"observation space {env.observation_space} is not a Box, Discrete or MultiDiscrete"
-    if not isinstance(env.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.Box)):
-        return f"action space {env.action_space} is not Discrete, MultiDiscrete or Box"
+    if not isinstance(env.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Box)):
+        return f"action space {env.action_space} is not Discrete, MultiDiscrete, MultiBinary or Box"
     return None
 
 
@@ -131,15 +131,18 @@ class PolicyAgent:
                  algo: str = NAME):
         self.policy, self.obs_space, self.action_space, self.meta, self.algo = policy, obs_space, action_space, meta, algo
         self.scaler = ActionScaler(action_space)
-        self.env_id, self.env_kwargs = "", {}
+        self.env_id, self.env_kwargs, self.wrappers = "", {}, []
 
-    def act(self, obs, deterministic: bool = True):
-        action = self.act_batch(np.asarray(obs)[None], deterministic)[0]
+    def act(self, obs, deterministic: bool = True, action_mask: np.ndarray | None = None):
+        masks = None if action_mask is None else np.asarray(action_mask, dtype=bool)[None]
+        action = self.act_batch(np.asarray(obs)[None], deterministic, masks)[0]
         return int(action) if isinstance(self.action_space, spaces.Discrete) else action
 
     @torch.inference_mode()
-    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        dist, _ = self.policy(torch.as_tensor(obs))
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
+        """The mode of π(·|s) (a sample when not `deterministic`), over the legal actions only when
+        `action_masks` are given (rung.masks)."""
+        dist, _ = self.policy(torch.as_tensor(obs), None if action_masks is None else torch.as_tensor(action_masks))
         return self.scaler((dist.mode if deterministic else dist.sample()).numpy())
 
     def save(self, directory: str | Path) -> None:
@@ -148,7 +151,8 @@ class PolicyAgent:
         save_file(self.policy.state_dict(), str(directory / "agent.safetensors"))
         meta = {"algo": self.algo, "kind": "actor_critic", **self.meta,
                 "obs_space": space_to_json(self.obs_space), "action_space": space_to_json(self.action_space),
-                "env_id": self.env_id, "env_kwargs": self.env_kwargs}
+                "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+                "wrappers": self.wrappers}
         write_json(directory / AGENT_FILE, meta)
 
     @classmethod
@@ -161,7 +165,7 @@ class PolicyAgent:
                              normalize_obs=net["normalize_obs"])
         policy.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(policy, obs_space, action_space, net, meta["algo"])
-        agent.env_id, agent.env_kwargs = meta["env_id"], meta["env_kwargs"]
+        agent.env_id, agent.env_kwargs, agent.wrappers = meta["env_id"], meta["env_kwargs"], meta.get("wrappers", [])
         return agent
 
 
@@ -210,13 +214,14 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         b_values = torch.from_numpy(buffer.values.reshape(-1)[keep])
         b_adv = torch.from_numpy(advantages.reshape(-1)[keep])
         b_returns = torch.from_numpy(returns.reshape(-1)[keep])
+        b_masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1)[keep])
         size = len(b_logp)
         totals, count, stop = {}, 0, False
         for _ in range(config.n_epochs):
             order = torch.from_numpy(rng.permutation(size))
             for start in range(0, size, config.batch_size):
                 idx = order[start:start + config.batch_size]
-                dist, values = policy(b_obs[idx])
+                dist, values = policy(b_obs[idx], None if b_masks is None else b_masks[idx])
                 adv = b_adv[idx]
                 if config.normalize_advantage and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rung import masks
 from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
 from rung.checkpoint import restart_seed
 from rung.config import param
@@ -66,36 +67,38 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     checkpointed = {"q": q, "rng": rng, "episodes": episodes}
     agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
     start = logger.begin(checkpointed, agent)
-    obs, _ = env.reset(seed=restart_seed(seed, start))
-    state = indexer(obs)
+    obs, info = env.reset(seed=restart_seed(seed, start))
+    state, legal = indexer(obs), masks.read(info, env.action_space, envs.env_id, start)
     for step in range(start + 1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
 
-        # COLLECT: one ε-greedy step
-        action = epsilon_greedy(q[state], epsilon, rng)
+        # COLLECT: one ε-greedy step (among the legal actions, if the env masks some)
+        action = epsilon_greedy(q[state], epsilon, rng, legal)
         next_obs, reward, terminated, truncated, info = env.step(action)
         next_state = indexer(next_obs)
+        next_legal = masks.read(info, env.action_space, envs.env_id, step, terminated or truncated)
 
-        # UPDATE: δ = r + γ·max_a' Q(s',a') − Q(s,a);  Q(s,a) ← Q(s,a) + α·δ
-        td_error = q_learning_target(float(reward), q[next_state], terminated, config.gamma) - q[state, action]
+        # UPDATE: δ = r + γ·max_a' Q(s',a') − Q(s,a);  Q(s,a) ← Q(s,a) + α·δ  (a' legal in s')
+        next_q = q[next_state] if next_legal is None else q[next_state][next_legal]
+        td_error = q_learning_target(float(reward), next_q, terminated, config.gamma) - q[state, action]
         q[state, action] += lr * td_error
         td_abs_sum, updates = td_abs_sum + abs(td_error), updates + 1
 
         if terminated or truncated:
             episodes.add(info["episode"]["r"], info["episode"]["l"])
-            obs, _ = env.reset()
-            state = indexer(obs)
+            obs, info = env.reset()
+            state, legal = indexer(obs), masks.read(info, env.action_space, envs.env_id, step)
         else:
-            state = next_state
+            state, legal = next_state, next_legal
 
         # LOG
         if step % logger.every == 0 or step == steps:
             logger.log(step, {**episodes.pop(), "td_error": td_abs_sum / updates, "epsilon": epsilon, "lr": lr})
             td_abs_sum, updates = 0.0, 0
             if logger.checkpoint(step, checkpointed):  # exact resume: new episodes from here
-                obs, _ = env.reset(seed=restart_seed(seed, step))
-                state = indexer(obs)
+                obs, info = env.reset(seed=restart_seed(seed, step))
+                state, legal = indexer(obs), masks.read(info, env.action_space, envs.env_id, step)
 
     return agent

@@ -35,7 +35,7 @@ from rung.optim import Adam
 from rung.returns import discounted_returns
 
 NAME = "reinforce"
-SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete or Box"
+SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete, MultiBinary or Box"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "policy_gradient_loss", "supports", "train"]
@@ -95,7 +95,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         used = batch["used"]
 
         # RETURNS: G_t = r_t + γ·G_{t+1}, cut at the episode's end (V(final obs) after a truncation)
-        dist, values = policy(torch.from_numpy(batch["obs"][:T].reshape(T * n, *obs_space.shape)))
+        masks = torch.from_numpy(batch["action_masks"].reshape(T * n, -1)) if "action_masks" in batch else None
+        dist, values = policy(torch.from_numpy(batch["obs"][:T].reshape(T * n, *obs_space.shape)), masks)
         values = values.view(T, n)
         if config.baseline:
             with torch.no_grad():

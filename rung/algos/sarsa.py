@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rung import masks
 from rung.algos.qlearning import Config, check
 from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
 from rung.checkpoint import restart_seed
@@ -42,19 +43,20 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     checkpointed = {"q": q, "rng": rng, "episodes": episodes}
     agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
     start = logger.begin(checkpointed, agent)
-    obs, _ = env.reset(seed=restart_seed(seed, start))
+    obs, info = env.reset(seed=restart_seed(seed, start))
     state = indexer(obs)
     epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, start / steps)
-    action = epsilon_greedy(q[state], epsilon, rng)
+    action = epsilon_greedy(q[state], epsilon, rng, masks.read(info, env.action_space, envs.env_id, start))
     for step in range(start + 1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
         lr = linear_schedule(config.lr, lr_final, 1.0, progress)
 
-        # COLLECT: take a, observe r and s', and choose a' now: the target needs it
+        # COLLECT: take a, observe r and s', and choose a' now (among the legal actions): the target needs it
         next_obs, reward, terminated, truncated, info = env.step(action)
         next_state = indexer(next_obs)
-        next_action = epsilon_greedy(q[next_state], epsilon, rng)
+        next_legal = masks.read(info, env.action_space, envs.env_id, step, terminated or truncated)
+        next_action = epsilon_greedy(q[next_state], epsilon, rng, next_legal)
 
         # UPDATE: δ = r + γ·Q(s',a') − Q(s,a);  Q(s,a) ← Q(s,a) + α·δ
         td_error = sarsa_target(float(reward), q[next_state, next_action], terminated, config.gamma) - q[state, action]
@@ -63,9 +65,9 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
 
         if terminated or truncated:
             episodes.add(info["episode"]["r"], info["episode"]["l"])
-            obs, _ = env.reset()
+            obs, info = env.reset()
             state = indexer(obs)
-            action = epsilon_greedy(q[state], epsilon, rng)
+            action = epsilon_greedy(q[state], epsilon, rng, masks.read(info, env.action_space, envs.env_id, step))
         else:
             state, action = next_state, next_action
 
@@ -74,8 +76,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
             logger.log(step, {**episodes.pop(), "td_error": td_abs_sum / updates, "epsilon": epsilon, "lr": lr})
             td_abs_sum, updates = 0.0, 0
             if logger.checkpoint(step, checkpointed):  # exact resume: new episodes from here
-                obs, _ = env.reset(seed=restart_seed(seed, step))
+                obs, info = env.reset(seed=restart_seed(seed, step))
                 state = indexer(obs)
-                action = epsilon_greedy(q[state], epsilon, rng)
+                action = epsilon_greedy(q[state], epsilon, rng, masks.read(info, env.action_space, envs.env_id, step))
 
     return agent

@@ -75,9 +75,18 @@ def linear_schedule(start: float, end: float, fraction: float, progress: float) 
     return start + (end - start) * min(progress / fraction, 1.0)
 
 
-def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
+def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator, legal: np.ndarray | None = None) -> int:
     """With probability ε a uniformly random action, else a greedy one (ties broken at random,
-    so that an all-zero table does not always pick action 0)."""
+    so that an all-zero table does not always pick action 0); both among the `legal` ones (a bool
+    mask, rung.masks) when the env gives them."""
+    if legal is not None:
+        actions = np.flatnonzero(legal)
+        if rng.random() < epsilon:
+            return int(actions[rng.integers(len(actions))])
+        values = q_row[actions].tolist()
+        top = max(values)
+        best = [int(actions[i]) for i, value in enumerate(values) if value == top]
+        return best[0] if len(best) == 1 else best[int(rng.integers(len(best)))]
     if rng.random() < epsilon:
         return int(rng.integers(len(q_row)))
     values = q_row.tolist()   # a handful of actions: plain Python is ≈ 5× faster than NumPy's calls here
@@ -94,12 +103,16 @@ class QTableAgent:
         self.algo, self.q = algo, q
         self.indexer = StateIndexer(tuple(dims), tuple(starts))
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs or {})
+        self.wrappers: list[str] = []   # rung.wrappers specs of the run's env
 
-    def act(self, obs, deterministic: bool = True) -> int:
-        return int(self.q[self.indexer(obs)].argmax())
+    def act(self, obs, deterministic: bool = True, action_mask: np.ndarray | None = None) -> int:
+        q = self.q[self.indexer(obs)]
+        return int(q.argmax() if action_mask is None else np.where(np.asarray(action_mask, bool), q, -np.inf).argmax())
 
-    def act_batch(self, obs, deterministic: bool = True) -> np.ndarray:
-        return self.q[self.indexer.rows(obs)].argmax(axis=1)
+    def act_batch(self, obs, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
+        """argmax_a Q(s, a), over the legal actions only when `action_masks` [N, A] (rung.masks) are given."""
+        q = self.q[self.indexer.rows(obs)]
+        return q.argmax(axis=1) if action_masks is None else np.where(action_masks, q, -np.inf).argmax(axis=1)
 
     def greedy_policy(self) -> np.ndarray:
         """π(s) = argmax_a Q(s, a) for every state, shape [S]."""
@@ -110,7 +123,8 @@ class QTableAgent:
         directory.mkdir(parents=True, exist_ok=True)
         save_file({"q": np.ascontiguousarray(self.q)}, str(directory / "agent.safetensors"))
         meta = {"algo": self.algo, "kind": "q_table", "dims": list(self.indexer.dims),
-                "starts": list(self.indexer.starts), "env_id": self.env_id, "env_kwargs": self.env_kwargs}
+                "starts": list(self.indexer.starts), "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+                "wrappers": self.wrappers}
         write_json(directory / AGENT_FILE, meta)  # last: its presence marks a saved agent
 
     @classmethod
@@ -120,4 +134,6 @@ class QTableAgent:
         q = load_file(str(directory / "agent.safetensors"))["q"]
         if q.shape[0] != int(np.prod(meta["dims"])):
             raise RungError(f"{directory}: Q table has {q.shape[0]} rows, expected {np.prod(meta['dims'])}")
-        return cls(meta["algo"], q, tuple(meta["dims"]), tuple(meta["starts"]), meta["env_id"], meta["env_kwargs"])
+        agent = cls(meta["algo"], q, tuple(meta["dims"]), tuple(meta["starts"]), meta["env_id"], meta["env_kwargs"])
+        agent.wrappers = meta.get("wrappers", [])
+        return agent

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rung
-from rung.nets import NatureCNN
+from rung.nets import ImageEncoder
 from tests.conftest import TEST_THREADS, learning_seeds
 
 
@@ -12,7 +12,7 @@ def test_cnn_path_on_atari_frames(tmp_path):
     agent = rung.train("dqn", "ALE/Pong-v5", steps=300, seed=0, eval_episodes=1, run_dir=tmp_path / "pong",
                        config={"learning_starts": 100, "buffer_size": 1000, "batch_size": 8, "train_freq": 4,
                                "target_update_interval": 50})
-    assert isinstance(agent.q_net.body, NatureCNN)
+    assert isinstance(agent.q_net.body, ImageEncoder) and agent.q_net.body.out_dim == 512   # the Nature CNN
     losses = [row["td_loss"] for row in agent.metrics if "td_loss" in row]
     assert losses and np.isfinite(losses).all()
     loaded = rung.load(tmp_path / "pong")
