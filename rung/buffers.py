@@ -46,12 +46,22 @@ class ReplayBuffer:
     ARRAYS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "valid")
 
     def state_dict(self) -> dict[str, np.ndarray]:
+        """Plain arrays (safetensors holds no records): Dict observations field by field, as `obs.FIELD`."""
+        arrays = {}
+        for name in self.ARRAYS:
+            array = getattr(self, name)
+            fields = array.dtype.names or ()
+            arrays.update({f"{name}.{field}": np.ascontiguousarray(array[field]) for field in fields} or {name: array})
         masks = {} if self.next_masks is None else {"next_masks": self.next_masks}
-        return {**{name: getattr(self, name) for name in self.ARRAYS}, **masks, "position": np.array([self.pos, self.full])}
+        return {**arrays, **masks, "position": np.array([self.pos, self.full])}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for name in self.ARRAYS:
-            getattr(self, name)[...] = state[name]
+            array = getattr(self, name)
+            for field in array.dtype.names or ():
+                array[field] = state[f"{name}.{field}"]
+            if array.dtype.names is None:
+                array[...] = state[name]
         self.next_masks = np.array(state["next_masks"]) if "next_masks" in state else None
         self.pos, self.full = int(state["position"][0]), bool(state["position"][1])
 

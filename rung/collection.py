@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from rung.buffers import RolloutBuffer, RewardScaler
+from rung.observations import as_tensor
 
 # what a worker sends back of a rollout: the RolloutBuffer fields filled while stepping (and `masks`,
 # for envs with action masks)
@@ -36,7 +37,7 @@ def torch_sampler(policy):
     @torch.inference_mode()
     def sample(obs: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
         masks = None if action_masks is None else torch.from_numpy(action_masks)
-        return policy(torch.from_numpy(obs), masks)[0].sample().numpy()
+        return policy(as_tensor(obs), masks)[0].sample().numpy()
     return sample
 
 
@@ -44,10 +45,12 @@ def rollout_buffer(env, n_steps: int) -> RolloutBuffer:
     """A RolloutBuffer for T = `n_steps` steps of the N envs of `env` (anything with num_envs and single spaces)."""
     from gymnasium import spaces
 
-    obs_space, action_space = env.single_observation_space, env.single_action_space
+    from rung.observations import layout
+
+    action_space = env.single_action_space
     action_shape = () if isinstance(action_space, spaces.Discrete) else action_space.shape
     action_dtype = np.float32 if isinstance(action_space, spaces.Box) else np.int64
-    return RolloutBuffer(n_steps, env.num_envs, obs_space.shape, obs_space.dtype, action_shape, action_dtype)
+    return RolloutBuffer(n_steps, env.num_envs, *layout(env.single_observation_space), action_shape, action_dtype)
 
 
 def run_steps(env, sample, scaler, obs: np.ndarray, buffer: RolloutBuffer) -> np.ndarray:
@@ -76,7 +79,7 @@ def run_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None) -
     with torch.inference_mode():
         while (finished < episodes_per_env).any():
             masks = env.action_masks
-            dist, _ = policy(torch.from_numpy(obs), None if masks is None else torch.from_numpy(masks))
+            dist, _ = policy(as_tensor(obs), None if masks is None else torch.from_numpy(masks))
             actions = dist.sample().numpy()
             next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
             used = valid & (finished < episodes_per_env)
@@ -132,11 +135,11 @@ class Rollouts:
         T, n = buffer.rewards.shape
         with torch.inference_mode():  # π_θold and V for every stored step at once
             masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(T * n, -1))
-            dist, values = policy(torch.from_numpy(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])), masks)
+            dist, values = policy(as_tensor(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])), masks)
             actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
             buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
             buffer.values[:] = values.reshape(T, n).numpy()
-            last_values = policy(torch.from_numpy(self.obs))[1].numpy()
+            last_values = policy(as_tensor(self.obs))[1].numpy()
         if not self.scale_checked:
             self.warn_about_scale()
         return last_values
@@ -148,7 +151,11 @@ class Rollouts:
         from rung.errors import RungWarning
 
         self.scale_checked = True
-        for message in scale_warnings(self.buffer.obs, self.buffer.rewards, self.normalize_obs,
+        obs = self.buffer.obs
+        if obs.dtype.names is not None:   # Dict observations: the scale of their vector leaves
+            obs = np.concatenate([obs[name].reshape(*obs.shape, -1) for name in obs.dtype.names
+                                  if obs[name].dtype.kind == "f"] or [np.zeros((*obs.shape, 0), np.float32)], axis=-1)
+        for message in scale_warnings(obs, self.buffer.rewards, self.normalize_obs,
                                       self.reward_scaler is not None):
             warnings.warn(message, RungWarning)
 

@@ -180,7 +180,12 @@ def describe_space(space: spaces.Space) -> str:
 
 
 def space_to_json(space: spaces.Space) -> dict:
-    """A Box, Discrete, MultiDiscrete or MultiBinary space as JSON (agent.json), read back by space_from_json."""
+    """A Box, Discrete, MultiDiscrete or MultiBinary space, or a Dict or Tuple of them, as JSON
+    (agent.json), read back by space_from_json."""
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {key: space_to_json(sub) for key, sub in space.spaces.items()}}
+    if isinstance(space, spaces.Tuple):
+        return {"type": "Tuple", "spaces": [space_to_json(sub) for sub in space.spaces]}
     if isinstance(space, spaces.MultiBinary):
         return {"type": "MultiBinary", "n": list(space.shape)}
     if isinstance(space, spaces.Discrete):
@@ -191,6 +196,10 @@ def space_to_json(space: spaces.Space) -> dict:
 
 
 def space_from_json(data: dict) -> spaces.Space:
+    if data["type"] == "Dict":
+        return spaces.Dict({key: space_from_json(sub) for key, sub in data["spaces"].items()})
+    if data["type"] == "Tuple":
+        return spaces.Tuple([space_from_json(sub) for sub in data["spaces"]])
     if data["type"] == "MultiBinary":
         return spaces.MultiBinary(data["n"])
     if data["type"] == "Discrete":
@@ -267,7 +276,9 @@ def check_step(env_id: str, step: int, obs, rewards) -> None:
         finite = np.all(np.isfinite(rewards))
     if not finite:
         raise RungError(f"env {env_id!r} returned a non-finite reward at env step {step:,}")
-    if isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
+    leaves = obs.values() if isinstance(obs, dict) else obs if isinstance(obs, tuple) else [obs]
+    if any(isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and not np.all(np.isfinite(leaf))
+           for leaf in leaves):
         raise RungError(f"env {env_id!r} returned a non-finite observation at env step {step:,}")
 
 
@@ -303,14 +314,17 @@ class VecEnv:
     ends, `next_obs[i]` is its true final obs, so truncated episodes can bootstrap from it.
     Episode returns and lengths are counted here, whatever the backend, into `self.episodes`.
     `action_masks` [N, K] holds the legal actions of the obs last returned (rung.masks), or None for
-    an env that gives no masks."""
+    an env that gives no masks. Dict / Tuple observations come out packed (rung.observations)."""
 
     def __init__(self, env, env_id: str = ""):
         from rung.runs import EpisodeStats
 
+        from rung.observations import without_mask
+
         self.env, self.env_id, self.steps = env, env_id, 0
         self.num_envs = env.num_envs
-        self.single_observation_space = env.single_observation_space
+        self.raw_observation_space = env.single_observation_space   # with a Dict's "action_mask" key, if any
+        self.single_observation_space = without_mask(env.single_observation_space)
         self.single_action_space = env.single_action_space
         self.episodes = EpisodeStats()
         self.returns = np.zeros(self.num_envs)
@@ -319,12 +333,21 @@ class VecEnv:
         self.action_masks = None
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        from rung import masks
-
         obs, info = self.env.reset(seed=seed)
         self.returns[:], self.lengths[:], self.needs_reset[:] = 0, 0, False
-        self.action_masks = masks.read(info, self.single_action_space, self.env_id, self.steps)
-        return obs
+        return self.observe(obs, info, False)
+
+    def observe(self, obs, info: dict, ended):
+        """The env's observations as the learner takes them, and their action masks kept."""
+        from rung import masks
+        from rung.observations import pack, split_mask
+
+        obs, mask = split_mask(obs, self.raw_observation_space)
+        if mask is not None:
+            info = {**info, masks.KEY: mask}
+        if info:
+            self.action_masks = masks.read(info, self.single_action_space, self.env_id, self.steps, ended)
+        return pack(obs, self.single_observation_space)
 
     def step(self, actions: np.ndarray):
         self.steps += self.num_envs
@@ -333,11 +356,7 @@ class VecEnv:
         except Exception as exc:  # the env's own error, or a wrong shape or dtype that could not be stacked
             raise env_failure(self.env_id, self.steps, exc) from None
         check_step(self.env_id, self.steps, next_obs, rewards)
-        if info:
-            from rung import masks
-
-            self.action_masks = masks.read(info, self.single_action_space, self.env_id, self.steps,
-                                            terminated | truncated)
+        next_obs = self.observe(next_obs, info, terminated | truncated)
         valid = ~self.needs_reset
         self.returns += np.where(valid, rewards, 0.0)
         self.lengths += valid

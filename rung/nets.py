@@ -15,6 +15,7 @@ from torch import nn
 
 from rung.errors import RungError, require_finite
 from rung.masks import mask_logits
+from rung.observations import Leaves, is_tree_space, leaf_spaces
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -114,15 +115,68 @@ class ImageEncoder(nn.Module):
         return self.fc(self.conv(x))                   # [B, F]
 
 
+class FlatFloats(nn.Module):
+    """A vector leaf (or MultiBinary bits) as floats [B, D]."""
+
+    def __init__(self, space: spaces.Space):
+        super().__init__()
+        self.out_dim = int(np.prod(space.shape))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.reshape(len(obs), -1).float()
+
+
+def leaf_encoder(space: spaces.Space) -> nn.Module:
+    if is_image_space(space):
+        return ImageEncoder(space.shape)
+    if is_code_space(space):
+        return OneHot(space)
+    if isinstance(space, (spaces.Box, spaces.MultiBinary)):
+        return FlatFloats(space)
+    raise RungError(f"no encoder for an observation leaf of type {type(space).__name__}")
+
+
+class LeafEncoders(nn.Module):
+    """Dict / Tuple observations (rung.observations.Leaves) → one feature vector: an encoder per leaf
+    (the CNN sized to the image for images, one-hot for Discrete / MultiDiscrete, the floats of vectors),
+    their outputs concatenated [B, Σ F_leaf] for the MLP above."""
+
+    def __init__(self, space: spaces.Space):
+        super().__init__()
+        leaves = leaf_spaces(space)
+        self.names = list(leaves)
+        self.encoders = nn.ModuleList(leaf_encoder(leaf) for leaf in leaves.values())
+        self.out_dim = sum(encoder.out_dim for encoder in self.encoders)
+
+    def forward(self, obs) -> torch.Tensor:
+        return torch.cat([encoder(obs[name]) for name, encoder in zip(self.names, self.encoders)], dim=1)
+
+
 def make_body(obs_space: spaces.Space, hidden: tuple[int, ...], activation: str = "relu") -> nn.Module:
-    """A CNN sized to the image for image observations, an MLP on one-hot codes for Discrete / MultiDiscrete ones, an MLP
-    for everything flat."""
+    """A CNN sized to the image for image observations, an MLP on one-hot codes for Discrete / MultiDiscrete
+    ones, an MLP on every leaf's encoding for Dict / Tuple ones, an MLP for everything flat."""
     if is_image_space(obs_space):
         return ImageEncoder(obs_space.shape)
     if is_code_space(obs_space):
         encoder = OneHot(obs_space)
         return MLP(encoder.out_dim, hidden, activation, encoder)
+    if is_tree_space(obs_space):
+        encoder = LeafEncoders(obs_space)
+        return MLP(encoder.out_dim, hidden, activation, encoder)
     return MLP(int(np.prod(obs_space.shape)), hidden, activation)
+
+
+def is_vector_space(space: spaces.Space) -> bool:
+    """A float Box that is no image: what observation normalisation applies to."""
+    return isinstance(space, spaces.Box) and not is_image_space(space) and np.issubdtype(space.dtype, np.floating)
+
+
+def make_obs_norm(obs_space: spaces.Space) -> nn.Module | None:
+    """RunningNorm for a vector observation, LeafNorms for the vector leaves of a Dict / Tuple one,
+    None where there is nothing to normalise (category codes)."""
+    if is_tree_space(obs_space):
+        return LeafNorms(obs_space) if any(map(is_vector_space, leaf_spaces(obs_space).values())) else None
+    return None if is_code_space(obs_space) else RunningNorm(obs_space.shape)
 
 
 def default_threads(obs_space: spaces.Space) -> int | None:
@@ -131,7 +185,8 @@ def default_threads(obs_space: spaces.Space) -> int | None:
     with one thread per core two runs side by side made each ≈ 30× slower (their OpenMP threads spin
     against each other). Image bodies (CNN): None, torch's own choice (one per core), where the
     convolutions are large enough for more threads to pay."""
-    return None if is_image_space(obs_space) else 1
+    leaves = leaf_spaces(obs_space).values() if is_tree_space(obs_space) else [obs_space]
+    return None if any(map(is_image_space, leaves)) else 1
 
 
 class QNetwork(nn.Module):
@@ -222,6 +277,24 @@ class RunningNorm(nn.Module):
         return normed.clamp(-self.clip, self.clip).float()
 
 
+class LeafNorms(nn.Module):
+    """A RunningNorm for each vector leaf of a Dict / Tuple observation; images and codes pass as they are."""
+
+    def __init__(self, space: spaces.Space):
+        super().__init__()
+        leaves = {name: leaf for name, leaf in leaf_spaces(space).items() if is_vector_space(leaf)}
+        self.names = list(leaves)
+        self.norms = nn.ModuleList(RunningNorm(leaf.shape) for leaf in leaves.values())
+
+    @torch.no_grad()
+    def update(self, obs) -> None:
+        for name, norm in zip(self.names, self.norms):
+            norm.update(obs[name])
+
+    def forward(self, obs):
+        return Leaves({**obs, **{name: norm(obs[name]) for name, norm in zip(self.names, self.norms)}})
+
+
 class ActorCritic(nn.Module):
     """π_θ(a|s) and V(s): an actor head and a critic head on one shared body, or on two separate bodies.
 
@@ -235,7 +308,7 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.action_space = action_space
         # observation normalisation lives in the network so its statistics are saved and loaded with it
-        self.obs_norm = RunningNorm(obs_space.shape) if normalize_obs and not is_code_space(obs_space) else None
+        self.obs_norm = make_obs_norm(obs_space) if normalize_obs else None
         self.body = make_body(obs_space, hidden, activation)
         self.critic_body = None if shared else make_body(obs_space, hidden, activation)
         if isinstance(action_space, spaces.Discrete):

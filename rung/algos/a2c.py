@@ -28,6 +28,7 @@ from rung.buffers import check_rollout_budget
 from rung.config import param
 from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
+from rung.observations import as_tensor
 from rung.optim import Adam, RMSprop
 from rung.returns import gae
 
@@ -111,7 +112,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         # UPDATE: one gradient step on the whole rollout (valid steps only)
         keep = torch.from_numpy(buffer.valid.reshape(-1))
         masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1))[keep]
-        dist, values = policy(torch.from_numpy(buffer.obs.reshape(n * T, *obs_space.shape))[keep], masks)
+        dist, values = policy(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep.numpy()]), masks)
         actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
         adv = torch.from_numpy(advantages.reshape(-1))[keep]
         if config.normalize_advantage and len(adv) > 1:
@@ -128,7 +129,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         count += 1
 
         if policy.obs_norm is not None:  # only now, so π_θold and π_θ saw identically normalised inputs
-            policy.obs_norm.update(torch.from_numpy(buffer.obs[buffer.valid]))
+            policy.obs_norm.update(as_tensor(buffer.obs[buffer.valid]))
 
         # LOG (every logger.every env steps: one update is too small to log alone)
         global_step = (iteration + 1) * n * T

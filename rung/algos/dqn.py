@@ -47,6 +47,7 @@ from rung.config import param
 from rung.envs import BACKENDS, space_from_json, space_to_json
 from rung.errors import RungError
 from rung.nets import FlatParameters, QNetwork, make_body
+from rung.observations import as_tensor, layout, one_batch, unsupported
 from rung.optim import Adam
 from rung.runs import AGENT_FILE, write_json
 
@@ -85,8 +86,8 @@ class Config:
 def supports(env) -> str | None:
     if not isinstance(env.action_space, spaces.Discrete):
         return f"action space {env.action_space} is not Discrete (DQN takes max over actions)"
-    if not isinstance(env.observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
-        return f"observation space {env.observation_space} is not a Box, Discrete or MultiDiscrete"
+    if unsupported(env.observation_space):
+        return unsupported(env.observation_space)
     return None
 
 
@@ -134,13 +135,13 @@ class QAgent:
 
     def act(self, obs, deterministic: bool = True, action_mask: np.ndarray | None = None) -> int:
         masks = None if action_mask is None else np.asarray(action_mask, dtype=bool)[None]
-        return int(self.act_batch(np.asarray(obs)[None], deterministic, masks)[0])
+        return int(self.act_batch(one_batch(obs, self.obs_space), deterministic, masks)[0])
 
     @torch.inference_mode()
     def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
         """argmax_a Q(s, a) (ε-greedy when not `deterministic`), over the legal actions only when
         `action_masks` [N, A] are given (rung.masks)."""
-        q = self.q_net(torch.as_tensor(obs))
+        q = self.q_net(as_tensor(obs))
         if action_masks is not None:
             q = q.masked_fill(~torch.as_tensor(action_masks), -torch.inf)
         actions = q.argmax(dim=1)
@@ -157,8 +158,7 @@ class QAgent:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         save_file(self.q_net.state_dict(), str(directory / "agent.safetensors"))
-        meta = {"algo": self.algo, "kind": "q_network", "obs_shape": list(self.obs_space.shape),
-                "obs_dtype": str(self.obs_space.dtype), "obs_space": space_to_json(self.obs_space),
+        meta = {"algo": self.algo, "kind": "q_network", "obs_space": space_to_json(self.obs_space),
                 "n_actions": self.q_net.head.out_features,
                 "net_arch": list(self.net_arch), "dueling": self.dueling, "epsilon": self.epsilon,
                 "env_id": self.env_id, "env_kwargs": self.env_kwargs,
@@ -199,29 +199,28 @@ def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: Rep
     B = config.batch_size
     rows, envs = buffer.sample_indices(n_updates * B, rng)
     batch = buffer.gather(rows, envs, config.n_step, config.gamma)
-    obs = torch.from_numpy(batch.obs).view(n_updates, B, *batch.obs.shape[1:])                # [U, B, *obs]
     actions = torch.from_numpy(batch.actions).long().view(n_updates, B, 1)                    # [U, B, 1]
     returns = torch.from_numpy(batch.returns).view(n_updates, B)                              # [U, B]
     discounts = torch.from_numpy(batch.discounts).view(n_updates, B)                          # [U, B]
-    next_obs = torch.from_numpy(batch.next_obs)                                               # [U·B, *obs]
     next_masks = None if batch.next_masks is None else torch.from_numpy(batch.next_masks)     # [U·B, A]
     with torch.no_grad():
-        next_q_target = torch.cat([target_net(chunk) for chunk in next_obs.split(TARGET_CHUNK)])  # [U·B, A]
+        next_q_target = torch.cat([target_net(as_tensor(batch.next_obs[i:i + TARGET_CHUNK]))
+                                   for i in range(0, n_updates * B, TARGET_CHUNK)])            # [U·B, A]
         next_q_target = next_q_target.view(n_updates, B, -1)                                  # [U, B, A]
         if not config.double_q:
             targets = td_targets(returns.view(-1), discounts.view(-1), next_q_target.view(n_updates * B, -1),
                                  next_masks=next_masks)
             targets = targets.view(n_updates, B)                                              # [U, B]
-    next_obs = next_obs.view(n_updates, B, *next_obs.shape[1:])
     totals = {"td_loss": torch.zeros(()), "q_values": torch.zeros(())}
     for u in range(n_updates):
         if config.double_q:
             with torch.no_grad():
-                y = td_targets(returns[u], discounts[u], next_q_target[u], q_net(next_obs[u]),
+                next_q_online = q_net(as_tensor(batch.next_obs[u * B:(u + 1) * B]))              # [B, A]
+                y = td_targets(returns[u], discounts[u], next_q_target[u], next_q_online,
                                None if next_masks is None else next_masks.view(n_updates, B, -1)[u])
         else:
             y = targets[u]
-        q_taken = q_net(obs[u]).gather(1, actions[u]).squeeze(1)                              # [B]
+        q_taken = q_net(as_tensor(batch.obs[u * B:(u + 1) * B])).gather(1, actions[u]).squeeze(1)  # [B]
         loss, stats = dqn_loss(q_taken, y)
         flat.apply(loss, optimizer, config.max_grad_norm, step)
         for key in totals:
@@ -239,7 +238,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     target_net = copy.deepcopy(q_net).requires_grad_(False)
     flat = FlatParameters(q_net)
     optimizer = Adam(flat.param, lr=config.lr)
-    buffer = ReplayBuffer(min(config.buffer_size, steps), n, obs_space.shape, obs_space.dtype)
+    buffer = ReplayBuffer(min(config.buffer_size, steps), n, *layout(obs_space))
     target_every = max(config.target_update_interval // n, 1)
     lr_final = config.lr if config.lr_final is None else config.lr_final
     counters = {"next_log": logger.every, "update_stats": {}}

@@ -38,6 +38,7 @@ from rung.buffers import check_rollout_budget
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler, space_from_json, space_to_json
 from rung.nets import ActorCritic, FlatParameters
+from rung.observations import as_tensor, one_batch, unsupported
 from rung.optim import Adam
 from rung.returns import gae
 from rung.runs import AGENT_FILE, write_json
@@ -77,8 +78,8 @@ class Config:
 
 
 def supports(env) -> str | None:
-    if not isinstance(env.observation_space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete)):
-        return f"observation space {env.observation_space} is not a Box, Discrete or MultiDiscrete"
+    if unsupported(env.observation_space):
+        return unsupported(env.observation_space)
     if not isinstance(env.action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Box)):
         return f"action space {env.action_space} is not Discrete, MultiDiscrete, MultiBinary or Box"
     return None
@@ -135,14 +136,14 @@ class PolicyAgent:
 
     def act(self, obs, deterministic: bool = True, action_mask: np.ndarray | None = None):
         masks = None if action_mask is None else np.asarray(action_mask, dtype=bool)[None]
-        action = self.act_batch(np.asarray(obs)[None], deterministic, masks)[0]
+        action = self.act_batch(one_batch(obs, self.obs_space), deterministic, masks)[0]
         return int(action) if isinstance(self.action_space, spaces.Discrete) else action
 
     @torch.inference_mode()
     def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
         """The mode of π(·|s) (a sample when not `deterministic`), over the legal actions only when
         `action_masks` are given (rung.masks)."""
-        dist, _ = self.policy(torch.as_tensor(obs), None if action_masks is None else torch.as_tensor(action_masks))
+        dist, _ = self.policy(as_tensor(obs), None if action_masks is None else torch.as_tensor(action_masks))
         return self.scaler((dist.mode if deterministic else dist.sample()).numpy())
 
     def save(self, directory: str | Path) -> None:
@@ -208,7 +209,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
         # UPDATE: n_epochs passes of shuffled minibatches over the valid steps
         keep = buffer.valid.reshape(-1)
-        b_obs = torch.from_numpy(buffer.obs.reshape(n * T, *obs_space.shape)[keep])
+        b_obs = as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep])
         b_actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape)[keep])
         b_logp = torch.from_numpy(buffer.logp.reshape(-1)[keep])
         b_values = torch.from_numpy(buffer.values.reshape(-1)[keep])
@@ -243,7 +244,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                 break
 
         if policy.obs_norm is not None:  # only now, so π_θold and π_θ saw identically normalised inputs
-            policy.obs_norm.update(torch.from_numpy(buffer.obs[buffer.valid]))
+            policy.obs_norm.update(as_tensor(buffer.obs[buffer.valid]))
 
         # LOG
         global_step = (iteration + 1) * n * T

@@ -31,6 +31,7 @@ from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
+from rung.observations import as_tensor
 from rung.optim import Adam
 from rung.returns import discounted_returns
 
@@ -96,11 +97,11 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
         # RETURNS: G_t = r_t + γ·G_{t+1}, cut at the episode's end (V(final obs) after a truncation)
         masks = torch.from_numpy(batch["action_masks"].reshape(T * n, -1)) if "action_masks" in batch else None
-        dist, values = policy(torch.from_numpy(batch["obs"][:T].reshape(T * n, *obs_space.shape)), masks)
+        dist, values = policy(as_tensor(batch["obs"][:T].reshape(T * n, *batch["obs"].shape[2:])), masks)
         values = values.view(T, n)
         if config.baseline:
             with torch.no_grad():
-                last_values = policy(torch.from_numpy(batch["obs"][T]))[1]
+                last_values = policy(as_tensor(batch["obs"][T]))[1]
             next_values = torch.cat([values[1:].detach(), last_values[None]]).numpy()
         else:
             next_values = np.zeros((T, n), np.float32)

@@ -57,7 +57,10 @@ class StateIndexer:
         return index
 
     def rows(self, obs) -> np.ndarray:
-        """Rows of a batch of observations: an int array [N], or a tuple of int arrays (Tuple spaces)."""
+        """Rows of a batch of observations: an int array [N], or for Tuple spaces a tuple of int arrays or
+        the structured array rung.envs.VecEnv packs them into (rung.observations)."""
+        if getattr(obs, "dtype", None) is not None and obs.dtype.names is not None:
+            obs = [obs[name] for name in obs.dtype.names]
         parts = obs if len(self.dims) > 1 else (obs,)
         return np.ravel_multi_index([np.asarray(p) - s for p, s in zip(parts, self.starts)], self.dims)
 

@@ -1,18 +1,18 @@
 """The spaces of issue 15, each learned on a tiny env written for it (tests/cli/fixtures/space_envs.py):
-small images through the CNN sized to them, and MultiBinary actions."""
+small images through the CNN sized to them, Dict observations (vector + code, image + vector), and
+MultiBinary actions."""
 
 import numpy as np
 import pytest
 
 import rung
-from tests.cli.fixtures.space_envs import PixelChase, Switchboard
+from tests.cli.fixtures.space_envs import DictGoal, PixelChase, PixelChaseDict, Switchboard
 from tests.conftest import TEST_THREADS, learning_seeds
 
-PIXEL_CONFIGS = {
-    "ppo": ({"n_envs": 8, "n_steps": 32, "batch_size": 128, "n_epochs": 4}, 15_360),
-    "dqn": ({"learning_starts": 500, "target_update_interval": 200, "lr": 1e-3, "exploration_fraction": 0.25,
-             "buffer_size": 10_000, "batch_size": 64, "n_step": 3, "epsilon_final": 0.02, "gamma": 0.9}, 8000),
-}
+DQN_SMALL = {"learning_starts": 500, "target_update_interval": 200, "lr": 1e-3, "exploration_fraction": 0.25,
+             "buffer_size": 10_000, "batch_size": 64, "n_step": 3, "epsilon_final": 0.02, "gamma": 0.9}
+PIXEL_CONFIGS = {"ppo": ({"n_envs": 8, "n_steps": 32, "batch_size": 128, "n_epochs": 4}, 15_360), "dqn": (DQN_SMALL, 8000)}
+DICT_CONFIGS = {"ppo": ({"n_envs": 8, "n_steps": 64}, 20_480), "dqn": (DQN_SMALL, 10_000)}
 
 
 @pytest.mark.learning
@@ -40,3 +40,24 @@ def test_ppo_sets_independent_switches_with_multibinary_actions(seed, expect, tm
     expect("eval return", agent.eval["mean_return"], ">=", 0.95)
     action = rung.load(tmp_path / "run").act(np.array([1, 0, 1, 1, 0, 0], np.float32))
     assert action.dtype == np.int8 and action.tolist() == [1, 0, 1, 1, 0, 0]
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", learning_seeds(0))
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_a_dict_observed_goal_reaching_task_is_learned(algo, seed, expect):
+    """{"position": Box(2), "goal": Discrete(16)}: a vector leaf and a one-hot leaf. Random ≈ 0.4;
+    optimal 1 in ≈ 2.9 steps. Measured, seeds 0–4 × 1 and 2 threads: 1.0 for both (100 greedy episodes)."""
+    config, steps = DICT_CONFIGS[algo]
+    agent = rung.train(algo, DictGoal, steps=steps, seed=seed, config=config, eval_episodes=100, threads=TEST_THREADS)
+    expect("eval return", agent.eval["mean_return"], ">=", 0.9)
+
+
+@pytest.mark.learning
+@pytest.mark.parametrize("seed", learning_seeds(0))
+def test_an_image_plus_vector_dict_task_is_learned(seed, expect):
+    """{"frame": 8 × 8 pixels showing the goal, "agent": the agent's column}: the CNN's features and the
+    vector leaf concatenated. Measured, seeds 0–4 × 1 and 2 threads: DQN 1.0 (100 greedy episodes)."""
+    agent = rung.train("dqn", PixelChaseDict, steps=8000, seed=seed, config=DQN_SMALL, eval_episodes=100,
+                       threads=TEST_THREADS)
+    expect("eval return", agent.eval["mean_return"], ">=", 0.9)
