@@ -140,6 +140,8 @@ class RolloutBuffer:
         self.truncated = np.zeros(shape, dtype=bool)
         self.valid = np.zeros(shape, dtype=bool)
         self.masks = None
+        self.starts = None         # [T, N] True where an episode begins (recurrent policies)
+        self.first_memory = None   # a recurrent policy's (h, c) [1, N, H] entering row 0
 
     def store(self, t: int, obs, actions, rewards, terminated, truncated, valid, masks=None) -> None:
         self.obs[t], self.actions[t], self.rewards[t] = obs, actions, rewards

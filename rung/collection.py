@@ -107,6 +107,7 @@ class Rollouts:
         self.scaler = ActionScaler(env.single_action_space)
         self.reward_scaler = RewardScaler(env.num_envs, gamma) if normalize_reward else None
         self.obs, self.scale_checked = None, False
+        self.memory = None   # a recurrent policy's (h, c) entering the next step, None: episodes just began
 
     def restart(self, step: int) -> None:
         """New episodes in every env, reset with the seed for env step `step` (rung.checkpoint)."""
@@ -115,10 +116,43 @@ class Rollouts:
         if self.reward_scaler is not None:
             self.reward_scaler.restart()
         self.obs = self.env.reset(seed=restart_seed(self.seed, step))
+        self.memory = None
 
     def step(self, policy, rng: np.random.Generator) -> np.ndarray:
         """Fill the buffer's STEP_FIELDS with T steps of every env; returns the obs after them."""
+        if policy.lstm is not None:
+            return self.recurrent_steps(policy)
         return run_steps(self.env, make_sampler(policy, rng), self.scaler, self.obs, self.buffer)
+
+    def recurrent_steps(self, policy) -> np.ndarray:
+        """run_steps for a recurrent policy: the LSTM state is carried from step to step (and from rollout
+        to rollout), zeroed where an episode begins; the buffer keeps the state entering its first row
+        (`first_memory`) and where episodes begin (`starts`), so that the update can replay each env's
+        rollout from there."""
+        import torch
+
+        buffer, env, n = self.buffer, self.env, self.env.num_envs
+        if buffer.starts is None:
+            buffer.starts = np.zeros(buffer.valid.shape, dtype=bool)
+        if self.memory is None:
+            self.memory, starts = policy.initial_state(n), np.ones(n, dtype=bool)
+        else:
+            starts = self.next_starts
+        buffer.first_memory = tuple(x.clone() for x in self.memory)
+        obs = self.obs
+        with torch.inference_mode():
+            for t in range(len(buffer.rewards)):
+                masks = env.action_masks
+                dist, _, self.memory = policy.sequence(as_tensor(obs), self.memory, torch.from_numpy(starts)[None],
+                                                       None if masks is None else torch.from_numpy(masks))
+                actions = dist.sample().numpy()
+                next_obs, rewards, terminated, truncated, valid = env.step(self.scaler(actions))
+                buffer.store(t, obs, actions, rewards, terminated, truncated, valid, masks)
+                buffer.starts[t] = starts
+                starts = ~valid   # after next-step autoreset's reset step comes a new episode's first obs
+                obs = next_obs
+        self.next_starts = starts
+        return obs
 
     def collect(self, policy, rng: np.random.Generator) -> np.ndarray:
         """Fill the buffer with T steps of every env acting with a ~ π(·|s) (`policy`, an ActorCritic),
@@ -135,11 +169,17 @@ class Rollouts:
         T, n = buffer.rewards.shape
         with torch.inference_mode():  # π_θold and V for every stored step at once
             masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(T * n, -1))
-            dist, values = policy(as_tensor(buffer.obs.reshape(T * n, *buffer.obs.shape[2:])), masks)
+            obs = as_tensor(buffer.obs.reshape(T * n, *buffer.obs.shape[2:]))
+            if policy.lstm is None:
+                dist, values = policy(obs, masks)
+                last_values = policy(as_tensor(self.obs))[1].numpy()
+            else:   # the rollout replayed from its first state, then one step more for V(obs after it)
+                dist, values, memory = policy.sequence(obs, buffer.first_memory, torch.from_numpy(buffer.starts), masks)
+                last_values = policy.sequence(as_tensor(self.obs), memory, torch.from_numpy(self.next_starts)[None])[1]
+                last_values = last_values.numpy()
             actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
             buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
             buffer.values[:] = values.reshape(T, n).numpy()
-            last_values = policy(as_tensor(self.obs))[1].numpy()
         if not self.scale_checked:
             self.warn_about_scale()
         return last_values

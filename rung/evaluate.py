@@ -72,8 +72,11 @@ def run_episodes(agent, env, episodes: int, seed: int, deterministic: bool) -> t
     total, length = np.zeros(n), np.zeros(n, dtype=np.int64)
     returns, lengths = [], []
     obs = env.reset(seed=seed)
+    begin_episodes = getattr(agent, "begin_episodes", lambda starts: None)   # a recurrent policy forgets there
+    begin_episodes(np.ones(n, dtype=bool))
     while len(returns) < episodes:
         obs, rewards, terminated, truncated, valid = env.step(agent.act_batch(obs, deterministic, env.action_masks))
+        begin_episodes(~valid)   # after next-step autoreset's reset step comes a new episode's first obs
         total += np.where(valid, rewards, 0.0)
         length += valid
         for i in np.flatnonzero(terminated | truncated):
@@ -116,6 +119,7 @@ def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) ->
     frames = []
     try:
         obs, info = env.reset(seed=seed)
+        getattr(agent, "begin_episodes", lambda starts: None)(np.ones(1, dtype=bool))
         for step in range(2 * max_frames):
             if step % 2 == 0:
                 try:

@@ -304,13 +304,16 @@ class ActorCritic(nn.Module):
 
     def __init__(self, obs_space: spaces.Space, action_space: spaces.Space, hidden: tuple[int, ...] = (64, 64),
                  activation: str = "tanh", shared: bool = False, log_std_init: float = 0.0, ortho: bool = True,
-                 normalize_obs: bool = False):
+                 normalize_obs: bool = False, lstm_size: int | None = None):
         super().__init__()
         self.action_space = action_space
         # observation normalisation lives in the network so its statistics are saved and loaded with it
         self.obs_norm = make_obs_norm(obs_space) if normalize_obs else None
         self.body = make_body(obs_space, hidden, activation)
-        self.critic_body = None if shared else make_body(obs_space, hidden, activation)
+        # memory: an LSTM between the (shared) body and both heads, so that V(s) remembers as π does
+        self.lstm = nn.LSTM(self.body.out_dim, lstm_size) if lstm_size else None
+        self.critic_body = None if shared or self.lstm is not None else make_body(obs_space, hidden, activation)
+        features = lstm_size or self.body.out_dim
         if isinstance(action_space, spaces.Discrete):
             self.action_dims = [int(action_space.n)]
         elif isinstance(action_space, spaces.MultiDiscrete):
@@ -319,8 +322,8 @@ class ActorCritic(nn.Module):
             self.action_dims = [int(np.prod(action_space.shape))]
         self.continuous = isinstance(action_space, spaces.Box)
         self.binary = isinstance(action_space, spaces.MultiBinary)
-        self.actor = nn.Linear(self.body.out_dim, sum(self.action_dims))
-        self.critic = nn.Linear(self.body.out_dim, 1)
+        self.actor = nn.Linear(features, sum(self.action_dims))
+        self.critic = nn.Linear(features, 1)
         self.log_std = nn.Parameter(torch.full((self.action_dims[0],), log_std_init)) if self.continuous else None
         if ortho:  # SB3 / CleanRL: √2 for bodies, 0.01 for the policy head (near-uniform start), 1 for V
             orthogonal_init(self.body, math.sqrt(2))
@@ -340,6 +343,36 @@ class ActorCritic(nn.Module):
         if action_masks is not None:   # logit −∞ (the lowest float) for illegal actions: π(a|s) = 0
             head = mask_logits(head, action_masks)
         return self.distribution(head), value
+
+    def sequence(self, obs, state: tuple[torch.Tensor, torch.Tensor], starts: torch.Tensor,
+                 action_masks: torch.Tensor | None = None, keep: torch.Tensor | None = None):
+        """The recurrent policy over L steps of B envs: `obs` [L·B, …] time-major, `state` (h, c) [1, B, H]
+        entering the first step, `starts` [L, B] True where an episode begins (the state is zeroed there
+        first, so no memory leaks across episodes). Returns π [L·B], V [L·B] (only the rows where the
+        bool mask `keep` is True, if given) and the state after step L."""
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
+        features = self.body(obs)                                                 # [L·B, F]
+        L, B = starts.shape
+        h, c = state
+        carry = (~starts).float().unsqueeze(-1)                                   # [L, B, 1]: 0 where episodes begin
+        outputs = []
+        for t, x in enumerate(features.view(L, B, -1)):
+            h, c = h * carry[t], c * carry[t]                                     # [1, B, H]
+            out, (h, c) = self.lstm(x.unsqueeze(0), (h, c))
+            outputs.append(out[0])
+        memory = torch.cat(outputs)                                               # [L·B, H]
+        if keep is not None:
+            memory = memory[keep]
+        head = self.actor(memory)
+        if action_masks is not None:
+            head = mask_logits(head, action_masks)
+        return self.distribution(head), self.critic(memory).squeeze(-1), (h, c)
+
+    def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h, c) of n envs at their episodes' start: zeros [1, n, H]."""
+        zeros = torch.zeros(1, n, self.lstm.hidden_size)
+        return zeros, zeros.clone()
 
     def distribution(self, head: torch.Tensor) -> torch.distributions.Distribution:
         # validate_args=False: the argument checks cost ≈ 20 % of a PPO run on CartPole and the inputs
@@ -363,7 +396,7 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
     the sampling lives here: log π and V are computed by the torch network (rung.collection.Rollouts.collect).
     Discrete: Gumbel-max, argmax(logits + G) with G = −log(−log U), a sample of softmax(logits).
     MultiBinary: a_i = 1 if U_i < σ(logit_i). Box: μ(s) + σ·ε with ε ~ N(0, I)."""
-    if not isinstance(policy.body, MLP) or policy.body.encoder is not None:
+    if not isinstance(policy.body, MLP) or policy.body.encoder is not None or policy.lstm is not None:
         return None
     activations = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0)}
     layers = [(layer.weight.detach().numpy().T, layer.bias.detach().numpy(), activations[type(act)])

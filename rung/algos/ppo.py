@@ -37,6 +37,7 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import check_rollout_budget
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler, space_from_json, space_to_json
+from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
 from rung.observations import as_tensor, one_batch, unsupported
 from rung.optim import Adam
@@ -74,6 +75,9 @@ class Config:
     ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
     normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
     normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
+    recurrent: bool = param(False, "an LSTM between the body and the heads, for partially observed envs; minibatches "
+                                   "are whole env rollouts (batch_size // n_steps envs each)")
+    lstm_size: int = param(64, "hidden units of the LSTM (recurrent: true)", 1)
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
 
 
@@ -133,6 +137,7 @@ class PolicyAgent:
         self.policy, self.obs_space, self.action_space, self.meta, self.algo = policy, obs_space, action_space, meta, algo
         self.scaler = ActionScaler(action_space)
         self.env_id, self.env_kwargs, self.wrappers = "", {}, []
+        self.memory, self.starts = None, None   # a recurrent policy's state per env, between calls
 
     def act(self, obs, deterministic: bool = True, action_mask: np.ndarray | None = None):
         masks = None if action_mask is None else np.asarray(action_mask, dtype=bool)[None]
@@ -143,8 +148,22 @@ class PolicyAgent:
     def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
         """The mode of π(·|s) (a sample when not `deterministic`), over the legal actions only when
         `action_masks` are given (rung.masks)."""
-        dist, _ = self.policy(as_tensor(obs), None if action_masks is None else torch.as_tensor(action_masks))
+        masks = None if action_masks is None else torch.as_tensor(action_masks)
+        if self.policy.lstm is None:
+            dist, _ = self.policy(as_tensor(obs), masks)
+        else:   # each env's memory carried from call to call, forgotten where begin_episodes says
+            if self.memory is None or self.memory[0].shape[1] != len(obs):
+                self.memory, self.starts = self.policy.initial_state(len(obs)), np.ones(len(obs), dtype=bool)
+            dist, _, self.memory = self.policy.sequence(as_tensor(obs), self.memory, torch.from_numpy(self.starts)[None],
+                                                        masks)
+            self.starts = np.zeros(len(obs), dtype=bool)
         return self.scaler((dist.mode if deterministic else dist.sample()).numpy())
+
+    def begin_episodes(self, starts: np.ndarray) -> None:
+        """The envs (a bool per env) whose next observation begins an episode: a recurrent policy's memory
+        of them is zeroed before it acts there (rung.evaluate calls this; feed-forward policies ignore it)."""
+        if self.starts is not None and len(self.starts) == len(starts):
+            self.starts = self.starts | starts
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -161,16 +180,48 @@ class PolicyAgent:
         directory = Path(directory)
         meta = json.loads((directory / AGENT_FILE).read_text())
         obs_space, action_space = space_from_json(meta["obs_space"]), space_from_json(meta["action_space"])
-        net = {k: meta[k] for k in ("net_arch", "activation", "shared_body", "normalize_obs")}
+        net = {k: meta.get(k) for k in ("net_arch", "activation", "shared_body", "normalize_obs", "lstm_size")}
         policy = ActorCritic(obs_space, action_space, tuple(net["net_arch"]), net["activation"], net["shared_body"],
-                             normalize_obs=net["normalize_obs"])
+                             normalize_obs=net["normalize_obs"], lstm_size=net["lstm_size"])
         policy.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(policy, obs_space, action_space, net, meta["algo"])
         agent.env_id, agent.env_kwargs, agent.wrappers = meta["env_id"], meta["env_kwargs"], meta.get("wrappers", [])
         return agent
 
 
+def minibatches(policy: ActorCritic, buffer, b_obs, b_masks, batch_size: int, rng: np.random.Generator):
+    """One epoch's minibatches: (indices into the valid steps, (π, V) on them). Feed-forward: shuffled
+    steps, `batch_size` at a time. Recurrent: shuffled envs, batch_size // T at a time, each env's whole
+    rollout replayed through the LSTM from the state stored at its start (the steps of an env stay in
+    order, or the memory would be meaningless)."""
+    size = len(b_obs)
+    if policy.lstm is None:
+        order = torch.from_numpy(rng.permutation(size))
+        for start in range(0, size, batch_size):
+            idx = order[start:start + batch_size]
+            yield idx, policy(b_obs[idx], None if b_masks is None else b_masks[idx])
+        return
+    T, n = buffer.valid.shape
+    position = np.full(T * n, -1)
+    position[buffer.valid.reshape(-1)] = np.arange(size)          # row of the valid steps' arrays, per (t, env)
+    envs_per_batch = max(1, batch_size // T)
+    order = rng.permutation(n)
+    h0, c0 = buffer.first_memory
+    for start in range(0, n, envs_per_batch):
+        envs = np.sort(order[start:start + envs_per_batch])
+        rows = position.reshape(T, n)[:, envs].reshape(-1)          # [T·E] time-major, −1 where invalid
+        valid = torch.from_numpy(rows >= 0)
+        full = torch.from_numpy(np.maximum(rows, 0))                 # invalid rows read any valid step: dropped below
+        starts = torch.from_numpy(buffer.starts[:, envs] | (rows < 0).reshape(T, -1))
+        masks = None if b_masks is None else b_masks[full]                  # [T·E, K]
+        dist, values, _ = policy.sequence(b_obs[full], (h0[:, envs], c0[:, envs]), starts,
+                                          None if masks is None else masks[valid], keep=valid)
+        yield torch.from_numpy(rows[rows >= 0]), (dist, values)
+
+
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+    if config.recurrent and envs.workers:
+        raise RungError("a recurrent policy carries its memory between steps in this process: drop --workers")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     rollouts = envs.rollouts(config.n_envs, config.env_backend, config.n_steps, config.gamma, config.normalize_obs,
@@ -179,7 +230,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs)
+                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs,
+                         lstm_size=config.lstm_size if config.recurrent else None)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
     buffer, action_shape = rollouts.buffer, rollouts.buffer.actions.shape[2:]
@@ -190,7 +242,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": rollouts.reward_scaler,
              "episodes": env.episodes}
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
-            "normalize_obs": config.normalize_obs}
+            "normalize_obs": config.normalize_obs, "lstm_size": config.lstm_size if config.recurrent else None}
     agent = PolicyAgent(policy, obs_space, action_space, meta)   # acts with the live weights
     start = logger.begin(state, agent)
     rollouts.restart(start)
@@ -207,7 +259,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
                                   buffer.terminated, buffer.truncated, config.gamma, config.gae_lambda)
 
-        # UPDATE: n_epochs passes of shuffled minibatches over the valid steps
+        # UPDATE: n_epochs passes of shuffled minibatches over the valid steps (of whole env rollouts, when
+        # the policy remembers: each replayed from its first state, its memory zeroed where episodes begin)
         keep = buffer.valid.reshape(-1)
         b_obs = as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep])
         b_actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape)[keep])
@@ -216,13 +269,9 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         b_adv = torch.from_numpy(advantages.reshape(-1)[keep])
         b_returns = torch.from_numpy(returns.reshape(-1)[keep])
         b_masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1)[keep])
-        size = len(b_logp)
         totals, count, stop = {}, 0, False
         for _ in range(config.n_epochs):
-            order = torch.from_numpy(rng.permutation(size))
-            for start in range(0, size, config.batch_size):
-                idx = order[start:start + config.batch_size]
-                dist, values = policy(b_obs[idx], None if b_masks is None else b_masks[idx])
+            for idx, (dist, values) in minibatches(policy, buffer, b_obs, b_masks, config.batch_size, rng):
                 adv = b_adv[idx]
                 if config.normalize_advantage and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
