@@ -38,6 +38,7 @@ def diagnose(env_id: str, env_kwargs: dict | None = None, steps: int = 2000, see
     findings = [gymnasium_checker(env_id, env_kwargs)]
     with make_env(env_id, env_kwargs, wrappers=wrappers) as env:
         findings += space_findings(env)
+        findings.append(feature_finding(env, seed))
         rollout, rollout_findings = random_rollout(env, steps, seed)
         findings += rollout_findings
     if rollout is not None:
@@ -89,6 +90,35 @@ def space_findings(env) -> list[Finding]:
     if env.spec is not None and env.spec.max_episode_steps is not None:
         found.append(Finding(OK, f"time limit: {env.spec.max_episode_steps} steps"))
     return found
+
+
+def feature_finding(env, seed: int) -> Finding:
+    """Which of the spaces and features of docs/spaces.md this env uses, in plain words."""
+    from rung.masks import KEY, mask_size
+    from rung.nets import NATURE_REACH, image_layout, is_code_space, is_image_space
+    from rung.observations import MASK_KEY, is_tree_space, leaf_spaces, without_mask
+
+    obs_space, action_space = env.observation_space, env.action_space
+    _, info = env.reset(seed=seed)
+    features = []
+    if KEY in info or isinstance(obs_space, spaces.Dict) and MASK_KEY in obs_space.spaces:
+        where = "info" if KEY in info else "the observation"
+        features.append(f"action masks (in {where}, {mask_size(action_space)} entries): illegal actions are never taken")
+    seen = without_mask(obs_space)
+    if is_tree_space(seen):
+        features.append(f"{type(seen).__name__} observation with leaves {', '.join(leaf_spaces(seen))}: "
+                        f"an encoder per leaf")
+    for leaf in leaf_spaces(seen).values() if is_tree_space(seen) else [seen]:
+        if is_image_space(leaf):
+            side = min(image_layout(leaf.shape)[2:])
+            cnn = "the Nature CNN" if side >= NATURE_REACH else f"the small CNN (under {NATURE_REACH} px)"
+            features.append(f"image observation {leaf.shape}: {cnn}")
+        elif is_code_space(leaf):
+            features.append(f"category codes {leaf}: one-hot encoded")
+    if isinstance(action_space, spaces.MultiBinary):
+        features.append(f"MultiBinary({action_space.n}) actions: independent Bernoulli bits")
+    text = "; ".join(features) if features else "plain spaces (no Dict, images, codes, masks or MultiBinary)"
+    return Finding(OK, f"features: {text}. Partially observed? try --set recurrent=true (PPO, A2C)")
 
 
 def random_rollout(env, steps: int, seed: int):

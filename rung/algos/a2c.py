@@ -27,13 +27,15 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import check_rollout_budget
 from rung.config import param
 from rung.envs import BACKENDS
+from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
 from rung.observations import as_tensor
 from rung.optim import Adam, RMSprop
 from rung.returns import gae
 
 NAME = "a2c"
-SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete, MultiBinary or Box"
+SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot), or a Dict / Tuple of these; "
+          "actions: Discrete or MultiDiscrete (maskable), MultiBinary or Box; memory: recurrent: true")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "supports", "train", "value_loss"]
@@ -59,6 +61,8 @@ class Config:
     ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
     normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
     normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
+    recurrent: bool = param(False, "an LSTM between the body and the heads, for partially observed envs")
+    lstm_size: int = param(64, "hidden units of the LSTM (recurrent: true)", 1)
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
 
 
@@ -73,6 +77,8 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
 
 
 def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+    if config.recurrent and envs.workers:
+        raise RungError("a recurrent policy carries its memory between steps in this process: drop --workers")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     rollouts = envs.rollouts(config.n_envs, config.env_backend, config.n_steps, config.gamma, config.normalize_obs,
@@ -81,7 +87,8 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
     policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs)
+                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs,
+                         lstm_size=config.lstm_size if config.recurrent else None)
     flat = FlatParameters(policy)
     if config.optimizer == "rmsprop":
         optimizer = RMSprop(flat.param, lr=config.lr, alpha=0.99, eps=1e-5)
@@ -95,7 +102,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     state = {"policy": policy, "optimizer": optimizer, "rng": rng, "reward_scaler": rollouts.reward_scaler,
              "episodes": env.episodes}
     meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
-            "normalize_obs": config.normalize_obs}
+            "normalize_obs": config.normalize_obs, "lstm_size": config.lstm_size if config.recurrent else None}
     agent = PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)   # acts with the live weights
     start = logger.begin(state, agent)
     rollouts.restart(start)
@@ -109,10 +116,15 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         advantages, returns = gae(buffer.rewards, buffer.values, buffer.next_values(last_values),
                                   buffer.terminated, buffer.truncated, config.gamma, config.gae_lambda)
 
-        # UPDATE: one gradient step on the whole rollout (valid steps only)
+        # UPDATE: one gradient step on the whole rollout (valid steps only; replayed from its first state
+        # through the LSTM when the policy remembers)
         keep = torch.from_numpy(buffer.valid.reshape(-1))
         masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1))[keep]
-        dist, values = policy(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep.numpy()]), masks)
+        if policy.lstm is None:
+            dist, values = policy(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep.numpy()]), masks)
+        else:
+            dist, values, _ = policy.sequence(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])),
+                                              buffer.first_memory, torch.from_numpy(buffer.starts), masks, keep=keep)
         actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
         adv = torch.from_numpy(advantages.reshape(-1))[keep]
         if config.normalize_advantage and len(adv) > 1:

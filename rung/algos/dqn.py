@@ -52,7 +52,8 @@ from rung.optim import Adam
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "dqn"
-SPACES = "obs: Box (vectors, or uint8 images with a CNN), Discrete or MultiDiscrete (one-hot); actions: Discrete"
+SPACES = ("obs: Box (vectors, or uint8 images with a CNN sized to them), Discrete or MultiDiscrete (one-hot), "
+          "or a Dict / Tuple of these; actions: Discrete (maskable)")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets

@@ -45,7 +45,8 @@ from rung.returns import gae
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "ppo"
-SPACES = "obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete, MultiBinary or Box"
+SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot), or a Dict / Tuple of these; "
+          "actions: Discrete or MultiDiscrete (maskable), MultiBinary or Box; memory: recurrent: true")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 

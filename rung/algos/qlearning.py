@@ -27,7 +27,7 @@ from rung.config import param
 from rung.runs import EpisodeStats
 
 NAME = "qlearning"
-SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete"
+SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete (maskable)"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 

@@ -36,7 +36,8 @@ from rung.optim import Adam
 from rung.returns import discounted_returns
 
 NAME = "reinforce"
-SPACES = "obs: Box, Discrete or MultiDiscrete (one-hot); actions: Discrete, MultiDiscrete, MultiBinary or Box"
+SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot), or a Dict / Tuple of these; "
+          "actions: Discrete or MultiDiscrete (maskable), MultiBinary or Box")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
 __all__ = ["Config", "check", "policy_gradient_loss", "supports", "train"]

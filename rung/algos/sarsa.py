@@ -20,7 +20,7 @@ from rung.checkpoint import restart_seed
 from rung.runs import EpisodeStats
 
 NAME = "sarsa"
-SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete"
+SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete (maskable)"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 supports = table_support

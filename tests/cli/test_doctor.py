@@ -48,9 +48,14 @@ ENVS = textwrap.dedent('''
             return np.random.normal(size=3).astype(np.float32)
 
     class Dict(Base):
-        observation_space = spaces.Dict({"a": spaces.Discrete(3)})
+        observation_space = spaces.Dict({"a": spaces.Discrete(3), "action_mask": spaces.MultiBinary(2)})
         def obs(self):
-            return {"a": 0}
+            return {"a": 0, "action_mask": np.array([1, 0], np.int8)}
+
+    class Text(Base):
+        observation_space = spaces.Dict({"a": spaces.Text(5)})
+        def obs(self):
+            return {"a": "hello"}
 ''')
 
 
@@ -69,7 +74,8 @@ def envs_file(tmp_path):
     ("NaNObs", 1, ["observations contain NaN", "NOT usable"]),
     ("Crashes", 1, ["raised RuntimeError at random step 10: simulator exploded", "NOT usable"]),
     ("Unseeded", 1, ["reset(seed=123)` is non-deterministic", "not deterministic under a seed", "self.np_random"]),
-    ("Dict", 1, ["no rung algorithm handles these spaces", "FlattenObservation"]),
+    ("Dict", 0, ["action masks (in the observation, 2 entries)", "category codes Discrete(3): one-hot encoded"]),
+    ("Text", 1, ["no rung algorithm handles these spaces", "FlattenObservation"]),
 ])
 def test_doctor_findings(cli, tmp_path, envs_file, name, code, words):
     proc = cli("doctor", f"{envs_file}:{name}", "--steps", "300", cwd=tmp_path)
