@@ -309,11 +309,16 @@ class ActorCritic(nn.Module):
         self.action_space = action_space
         # observation normalisation lives in the network so its statistics are saved and loaded with it
         self.obs_norm = make_obs_norm(obs_space) if normalize_obs else None
-        self.body = make_body(obs_space, hidden, activation)
-        # memory: an LSTM between the (shared) body and both heads, so that V(s) remembers as π does
-        self.lstm = nn.LSTM(self.body.out_dim, lstm_size) if lstm_size else None
-        self.critic_body = None if shared or self.lstm is not None else make_body(obs_space, hidden, activation)
-        features = lstm_size or self.body.out_dim
+        if lstm_size:   # memory, as sb3-contrib's RecurrentPPO: encoder → LSTM → the MLP bodies → heads
+            self.encoder = make_body(obs_space, (), activation)   # the CNN, one-hot codes, or the flat vector
+            self.lstm = nn.LSTM(self.encoder.out_dim, lstm_size)
+            self.body = MLP(lstm_size, hidden, activation)
+            self.critic_body = None if shared else MLP(lstm_size, hidden, activation)
+        else:
+            self.encoder = self.lstm = None
+            self.body = make_body(obs_space, hidden, activation)
+            self.critic_body = None if shared else make_body(obs_space, hidden, activation)
+        features = self.body.out_dim
         if isinstance(action_space, spaces.Discrete):
             self.action_dims = [int(action_space.n)]
         elif isinstance(action_space, spaces.MultiDiscrete):
@@ -327,6 +332,8 @@ class ActorCritic(nn.Module):
         self.log_std = nn.Parameter(torch.full((self.action_dims[0],), log_std_init)) if self.continuous else None
         if ortho:  # SB3 / CleanRL: √2 for bodies, 0.01 for the policy head (near-uniform start), 1 for V
             orthogonal_init(self.body, math.sqrt(2))
+            if self.encoder is not None:
+                orthogonal_init(self.encoder, math.sqrt(2))
             if self.critic_body is not None:
                 orthogonal_init(self.critic_body, math.sqrt(2))
             orthogonal_init(self.actor, 0.01)
@@ -352,7 +359,7 @@ class ActorCritic(nn.Module):
         bool mask `keep` is True, if given) and the state after step L."""
         if self.obs_norm is not None:
             obs = self.obs_norm(obs)
-        features = self.body(obs)                                                 # [L·B, F]
+        features = self.encoder(obs)                                              # [L·B, F]
         L, B = starts.shape
         h, c = state
         carry = (~starts).float().unsqueeze(-1)                                   # [L, B, 1]: 0 where episodes begin
@@ -364,10 +371,12 @@ class ActorCritic(nn.Module):
         memory = torch.cat(outputs)                                               # [L·B, H]
         if keep is not None:
             memory = memory[keep]
-        head = self.actor(memory)
+        features = self.body(memory)
+        value = self.critic(features if self.critic_body is None else self.critic_body(memory)).squeeze(-1)
+        head = self.actor(features)
         if action_masks is not None:
             head = mask_logits(head, action_masks)
-        return self.distribution(head), self.critic(memory).squeeze(-1), (h, c)
+        return self.distribution(head), value, (h, c)
 
     def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(h, c) of n envs at their episodes' start: zeros [1, n, H]."""

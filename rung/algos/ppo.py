@@ -76,7 +76,7 @@ class Config:
     ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
     normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
     normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
-    recurrent: bool = param(False, "an LSTM between the body and the heads, for partially observed envs; minibatches "
+    recurrent: bool = param(False, "an LSTM between the encoder and the MLP bodies, for partially observed envs; minibatches "
                                    "are whole env rollouts (batch_size // n_steps envs each)")
     lstm_size: int = param(64, "hidden units of the LSTM (recurrent: true)", 1)
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
