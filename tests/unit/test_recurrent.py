@@ -6,9 +6,11 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+import rung
 from rung.algos.ppo import minibatches
 from rung.envs import EnvMaker
 from rung.nets import ActorCritic
+from tests.unit.test_resume import assert_bit_exact, crash_at_second_checkpoint
 
 
 def test_the_state_is_reset_at_an_episode_start_inside_a_sequence():
@@ -55,21 +57,13 @@ def test_replayed_minibatches_give_back_the_acting_log_probabilities():
 def test_a_recurrent_run_resumes_bit_exactly_and_its_agent_remembers_in_evaluation(tmp_path, monkeypatch):
     """Checkpoints restart episodes (exact_resume), so the memory starts from zero there in the straight
     run and in the resumed one alike; evaluation carries each env's memory and zeroes it per episode."""
-    import rung
-    from safetensors.numpy import load_file
-
-    from tests.unit.test_resume import crash_at_second_checkpoint, learning_rows
-
     kwargs = dict(steps=2048, seed=1, config={"recurrent": True, "n_envs": 4, "n_steps": 32, "batch_size": 64,
                                              "lstm_size": 16}, checkpoint_every=512, eval_episodes=3,
                   exact_resume=True, wrappers=["mask_velocity"])
     straight = rung.train("ppo", "CartPole-v1", run_dir=tmp_path / "straight", **kwargs)
     crash_at_second_checkpoint("ppo", "CartPole-v1", tmp_path / "resumed", kwargs, monkeypatch)
     resumed = rung.resume(tmp_path / "resumed")
-    assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
-    a, b = load_file(str(tmp_path / "straight/agent.safetensors")), load_file(str(tmp_path / "resumed/agent.safetensors"))
-    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    assert resumed.eval == straight.eval
+    assert_bit_exact(tmp_path, straight, resumed)
     loaded = rung.load(tmp_path / "straight")
     assert loaded.policy.lstm is not None
     assert rung.evaluate(loaded, episodes=3, seed=straight.eval["seed"]) == straight.eval

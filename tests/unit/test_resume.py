@@ -57,6 +57,12 @@ def test_resume_is_bit_exact(algo, env_id, steps, config, tmp_path, monkeypatch)
     crash_at_second_checkpoint(algo, env_id, tmp_path / "resumed", kwargs, monkeypatch)
     resumed = rung.resume(tmp_path / "resumed")
 
+    assert_bit_exact(tmp_path, straight, resumed)
+
+
+def assert_bit_exact(tmp_path, straight, resumed):
+    """tmp_path/resumed ran as tmp_path/straight did: every logged learning metric, every saved weight
+    and the final evaluation are identical."""
     assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
     a, b = load_file(str(tmp_path / "straight/agent.safetensors")), load_file(str(tmp_path / "resumed/agent.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -15,7 +15,7 @@ import rung
 from rung.envs import make_vec_env, space_from_json, space_to_json
 from rung.observations import one_batch, pack
 from tests.cli.fixtures.space_envs import DictGoal, LockedJumps
-from tests.unit.test_resume import crash_at_second_checkpoint, learning_rows
+from tests.unit.test_resume import assert_bit_exact, crash_at_second_checkpoint
 
 DQN = {"learning_starts": 200, "target_update_interval": 200, "lr": 1e-3, "batch_size": 16, "train_freq": 2,
        "n_step": 2, "n_envs": 2}
@@ -30,10 +30,7 @@ def test_resume_is_bit_exact_for_dict_observations_and_masks(algo, env, config, 
     straight = rung.train(algo, env, run_dir=tmp_path / "straight", **kwargs)
     crash_at_second_checkpoint(algo, env, tmp_path / "resumed", kwargs, monkeypatch)
     resumed = rung.resume(tmp_path / "resumed")
-    assert learning_rows(tmp_path / "resumed") == learning_rows(tmp_path / "straight")
-    a, b = load_file(str(tmp_path / "straight/agent.safetensors")), load_file(str(tmp_path / "resumed/agent.safetensors"))
-    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    assert resumed.eval == straight.eval
+    assert_bit_exact(tmp_path, straight, resumed)
 
 
 def test_a_dict_agent_saves_its_space_and_acts_on_dicts(tmp_path):
