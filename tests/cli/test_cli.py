@@ -116,14 +116,16 @@ def test_help_documents_every_config_field(cli):
 
 @pytest.mark.parametrize("args, words", [
     (["dqn", "Pendulum-v1"], ["dqn cannot train on Pendulum-v1", "not Discrete"]),
-    (["dqn", "Blackjack-v1"], ["not a Box, Discrete or MultiDiscrete", "qlearning"]),
+    (["dqn", "tests/cli/fixtures/space_envs.py:Words"], ["has a Text part", "Dict or Tuple",
+                                                         "no rung algorithm handles it yet"]),
     (["dqn", "CartPole-v1", "--preset", "fast"], ["no preset 'fast'", "zoo"]),
     (["dqn", "CartPole-v1", "--steps", "500"], ["nothing would ever train", "learning_starts=1,000"]),
     (["dqn", "CartPole-v1", "--set", "gradient_steps=0"], ["gradient_steps=0"]),
     (["dqn", "CartPole-v1", "--set", "env_backend=gpu"], ["env_backend='gpu'", "sync"]),
     (["dqn", "CartPole-v1", "--set", "net_arch=a,b"], ["net_arch must be"]),
     (["ppo", "CartPole-v1", "--steps", "100"], ["smaller than one rollout", "1,024"]),
-    (["ppo", "Blackjack-v1"], ["not a Box, Discrete or MultiDiscrete", "qlearning"]),
+    (["ppo", "Blackjack-v1", "--set", "recurrent=maybe"], ["recurrent must be a bool"]),
+    (["ppo", "tests/cli/fixtures/space_envs.py:Words"], ["has a Text part"]),
     (["ppo", "CartPole-v1", "--set", "activation=gelu"], ["activation='gelu'"]),
 ])
 def test_bad_deep_rl_input(cli, tmp_path, args, words):
