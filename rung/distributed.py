@@ -216,7 +216,7 @@ class WorkerPool:
         if not self.traffic_logged:
             self.traffic_logged = True
             weights = sum(tensor.numel() * tensor.element_size() for tensor in self.policy.state_dict().values())
-            sent = [sum(a.nbytes for a in result.values()) for result in results]
+            sent = [sum(a.nbytes for a in result.values() if a is not None) for result in results]
             log.info(f"per iteration: {weights:,} bytes of weights to each worker; rollouts of "
                      f"{', '.join(f'{b:,}' for b in sent)} bytes back (worker 0, 1, …)")
         return results
