@@ -313,9 +313,12 @@ class ActorCritic(nn.Module):
             self.encoder = make_body(obs_space, (), activation)   # the CNN, one-hot codes, or the flat vector
             self.lstm = nn.LSTM(self.encoder.out_dim, lstm_size)
             self.body = MLP(lstm_size, hidden, activation)
+            # unshared: the critic has its own LSTM too, so that its large value gradients do not drown
+            # the actor's in a shared memory (sb3-contrib's enable_critic_lstm)
+            self.critic_lstm = None if shared else nn.LSTM(self.encoder.out_dim, lstm_size)
             self.critic_body = None if shared else MLP(lstm_size, hidden, activation)
         else:
-            self.encoder = self.lstm = None
+            self.encoder = self.lstm = self.critic_lstm = None
             self.body = make_body(obs_space, hidden, activation)
             self.critic_body = None if shared else make_body(obs_space, hidden, activation)
         features = self.body.out_dim
@@ -361,26 +364,28 @@ class ActorCritic(nn.Module):
             obs = self.obs_norm(obs)
         features = self.encoder(obs)                                              # [L·B, F]
         L, B = starts.shape
-        h, c = state
+        lstms = [self.lstm] if self.critic_lstm is None else [self.lstm, self.critic_lstm]
+        H = self.lstm.hidden_size
+        hs, cs = list(state[0].split(H, dim=2)), list(state[1].split(H, dim=2))   # the state: LSTMs side by side
         carry = (~starts).float().unsqueeze(-1)                                   # [L, B, 1]: 0 where episodes begin
-        outputs = []
+        outputs = [[] for _ in lstms]
         for t, x in enumerate(features.view(L, B, -1)):
-            h, c = h * carry[t], c * carry[t]                                     # [1, B, H]
-            out, (h, c) = self.lstm(x.unsqueeze(0), (h, c))
-            outputs.append(out[0])
-        memory = torch.cat(outputs)                                               # [L·B, H]
+            for k, lstm in enumerate(lstms):
+                out, (hs[k], cs[k]) = lstm(x.unsqueeze(0), (hs[k] * carry[t], cs[k] * carry[t]))  # [1, B, H]
+                outputs[k].append(out[0])
+        memories = [torch.cat(out) for out in outputs]                            # [L·B, H] each
         if keep is not None:
-            memory = memory[keep]
-        features = self.body(memory)
-        value = self.critic(features if self.critic_body is None else self.critic_body(memory)).squeeze(-1)
+            memories = [memory[keep] for memory in memories]
+        features = self.body(memories[0])
+        value = self.critic(features if self.critic_body is None else self.critic_body(memories[-1])).squeeze(-1)
         head = self.actor(features)
         if action_masks is not None:
             head = mask_logits(head, action_masks)
-        return self.distribution(head), value, (h, c)
+        return self.distribution(head), value, (torch.cat(hs, dim=2), torch.cat(cs, dim=2))
 
     def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h, c) of n envs at their episodes' start: zeros [1, n, H]."""
-        zeros = torch.zeros(1, n, self.lstm.hidden_size)
+        """(h, c) of n envs at their episodes' start: zeros [1, n, H], or [1, n, 2H] with the critic's LSTM."""
+        zeros = torch.zeros(1, n, self.lstm.hidden_size * (1 if self.critic_lstm is None else 2))
         return zeros, zeros.clone()
 
     def distribution(self, head: torch.Tensor) -> torch.distributions.Distribution:

@@ -68,7 +68,11 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
     start = logger.begin(checkpointed, agent)
     obs, info = env.reset(seed=restart_seed(seed, start))
-    state, legal = indexer(obs), masks.read(info, env.action_space, envs.env_id, start)
+    masked = masks.KEY in info   # an env that masks actions says so from its first reset: read masks only then
+
+    def legal_in(info, step, ended=False):
+        return masks.read(info, env.action_space, envs.env_id, step, ended) if masked else None
+    state, legal = indexer(obs), legal_in(info, start)
     for step in range(start + 1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
@@ -78,7 +82,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         action = epsilon_greedy(q[state], epsilon, rng, legal)
         next_obs, reward, terminated, truncated, info = env.step(action)
         next_state = indexer(next_obs)
-        next_legal = masks.read(info, env.action_space, envs.env_id, step, terminated or truncated)
+        next_legal = legal_in(info, step, terminated or truncated)
 
         # UPDATE: δ = r + γ·max_a' Q(s',a') − Q(s,a);  Q(s,a) ← Q(s,a) + α·δ  (a' legal in s')
         next_q = q[next_state] if next_legal is None else q[next_state][next_legal]
@@ -89,7 +93,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         if terminated or truncated:
             episodes.add(info["episode"]["r"], info["episode"]["l"])
             obs, info = env.reset()
-            state, legal = indexer(obs), masks.read(info, env.action_space, envs.env_id, step)
+            state, legal = indexer(obs), legal_in(info, step)
         else:
             state, legal = next_state, next_legal
 
@@ -99,6 +103,6 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
             td_abs_sum, updates = 0.0, 0
             if logger.checkpoint(step, checkpointed):  # exact resume: new episodes from here
                 obs, info = env.reset(seed=restart_seed(seed, step))
-                state, legal = indexer(obs), masks.read(info, env.action_space, envs.env_id, step)
+                state, legal = indexer(obs), legal_in(info, step)
 
     return agent

@@ -44,9 +44,13 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
     start = logger.begin(checkpointed, agent)
     obs, info = env.reset(seed=restart_seed(seed, start))
+    masked = masks.KEY in info   # an env that masks actions says so from its first reset: read masks only then
+
+    def legal_in(info, step, ended=False):
+        return masks.read(info, env.action_space, envs.env_id, step, ended) if masked else None
     state = indexer(obs)
     epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, start / steps)
-    action = epsilon_greedy(q[state], epsilon, rng, masks.read(info, env.action_space, envs.env_id, start))
+    action = epsilon_greedy(q[state], epsilon, rng, legal_in(info, start))
     for step in range(start + 1, steps + 1):
         progress = step / steps
         epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, progress)
@@ -55,7 +59,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
         # COLLECT: take a, observe r and s', and choose a' now (among the legal actions): the target needs it
         next_obs, reward, terminated, truncated, info = env.step(action)
         next_state = indexer(next_obs)
-        next_legal = masks.read(info, env.action_space, envs.env_id, step, terminated or truncated)
+        next_legal = legal_in(info, step, terminated or truncated)
         next_action = epsilon_greedy(q[next_state], epsilon, rng, next_legal)
 
         # UPDATE: δ = r + γ·Q(s',a') − Q(s,a);  Q(s,a) ← Q(s,a) + α·δ
@@ -67,7 +71,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
             episodes.add(info["episode"]["r"], info["episode"]["l"])
             obs, info = env.reset()
             state = indexer(obs)
-            action = epsilon_greedy(q[state], epsilon, rng, masks.read(info, env.action_space, envs.env_id, step))
+            action = epsilon_greedy(q[state], epsilon, rng, legal_in(info, step))
         else:
             state, action = next_state, next_action
 
@@ -78,6 +82,6 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
             if logger.checkpoint(step, checkpointed):  # exact resume: new episodes from here
                 obs, info = env.reset(seed=restart_seed(seed, step))
                 state = indexer(obs)
-                action = epsilon_greedy(q[state], epsilon, rng, masks.read(info, env.action_space, envs.env_id, step))
+                action = epsilon_greedy(q[state], epsilon, rng, legal_in(info, step))
 
     return agent

@@ -20,7 +20,7 @@ def test_the_state_is_reset_at_an_episode_start_inside_a_sequence():
     obs = torch.randn(L * B, 3)
     starts = torch.zeros(L, B, dtype=torch.bool)
     starts[3, 0] = True                                              # env 0 begins a new episode at t = 3
-    state = (torch.randn(1, B, 8), torch.randn(1, B, 8))             # whatever came before
+    state = tuple(torch.randn_like(x) for x in policy.initial_state(B))   # whatever came before
     with torch.no_grad():
         _, values, _ = policy.sequence(obs, state, starts)
         _, alone, _ = policy.sequence(obs.view(L, B, 3)[3:, :1].reshape(-1, 3), policy.initial_state(1),
