@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rung import masks
-from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
+from rung.algos.tabular import (QTableAgent, epsilon_greedy, legal_actions_reader, linear_schedule, new_q_table,
+                                table_support)
 from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.runs import EpisodeStats
@@ -68,10 +68,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
     start = logger.begin(checkpointed, agent)
     obs, info = env.reset(seed=restart_seed(seed, start))
-    masked = masks.KEY in info   # an env that masks actions says so from its first reset: read masks only then
-
-    def legal_in(info, step, ended=False):
-        return masks.read(info, env.action_space, envs.env_id, step, ended) if masked else None
+    legal_in = legal_actions_reader(env, envs.env_id, info)
     state, legal = indexer(obs), legal_in(info, start)
     for step in range(start + 1, steps + 1):
         progress = step / steps

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rung import masks
 from rung.algos.qlearning import Config, check
-from rung.algos.tabular import QTableAgent, epsilon_greedy, linear_schedule, new_q_table, table_support
+from rung.algos.tabular import (QTableAgent, epsilon_greedy, legal_actions_reader, linear_schedule, new_q_table,
+                                table_support)
 from rung.checkpoint import restart_seed
 from rung.runs import EpisodeStats
 
@@ -44,10 +44,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QTableAgent:
     agent = QTableAgent(NAME, q, indexer.dims, indexer.starts)   # acts with the live table
     start = logger.begin(checkpointed, agent)
     obs, info = env.reset(seed=restart_seed(seed, start))
-    masked = masks.KEY in info   # an env that masks actions says so from its first reset: read masks only then
-
-    def legal_in(info, step, ended=False):
-        return masks.read(info, env.action_space, envs.env_id, step, ended) if masked else None
+    legal_in = legal_actions_reader(env, envs.env_id, info)
     state = indexer(obs)
     epsilon = linear_schedule(config.epsilon, config.epsilon_final, config.exploration_fraction, start / steps)
     action = epsilon_greedy(q[state], epsilon, rng, legal_in(info, start))

@@ -13,6 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from safetensors.numpy import load_file, save_file
 
+from rung import masks
 from rung.errors import RungError
 from rung.runs import AGENT_FILE, write_json
 
@@ -76,6 +77,15 @@ def linear_schedule(start: float, end: float, fraction: float, progress: float) 
     if fraction <= 0:
         return end
     return start + (end - start) * min(progress / fraction, 1.0)
+
+
+def legal_actions_reader(env, env_id: str, first_info: dict):
+    """`legal_in(info, step, ended=False)`: the legal actions in `info` (rung.masks) for an env that masks
+    them, else None. Decided once, from the first reset's info, so that the unmasked step path of the
+    table learners costs nothing extra."""
+    if masks.KEY not in first_info:
+        return lambda info, step, ended=False: None
+    return lambda info, step, ended=False: masks.read(info, env.action_space, env_id, step, ended)
 
 
 def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator, legal: np.ndarray | None = None) -> int:
