@@ -368,12 +368,15 @@ class ActorCritic(nn.Module):
         H = self.lstm.hidden_size
         hs, cs = list(state[0].split(H, dim=2)), list(state[1].split(H, dim=2))   # the state: LSTMs side by side
         carry = (~starts).float().unsqueeze(-1)                                   # [L, B, 1]: 0 where episodes begin
+        # one LSTM call per stretch of steps in which no env begins an episode, rather than one per step
+        cuts = [0, *(torch.nonzero(starts[1:].any(dim=1)).flatten() + 1).tolist(), L]
+        x = features.view(L, B, -1)
         outputs = [[] for _ in lstms]
-        for t, x in enumerate(features.view(L, B, -1)):
+        for a, b in zip(cuts[:-1], cuts[1:]):
             for k, lstm in enumerate(lstms):
-                out, (hs[k], cs[k]) = lstm(x.unsqueeze(0), (hs[k] * carry[t], cs[k] * carry[t]))  # [1, B, H]
-                outputs[k].append(out[0])
-        memories = [torch.cat(out) for out in outputs]                            # [L·B, H] each
+                out, (hs[k], cs[k]) = lstm(x[a:b], (hs[k] * carry[a], cs[k] * carry[a]))  # [b − a, B, H]
+                outputs[k].append(out.reshape(-1, H))
+        memories = [torch.cat(out) for out in outputs]                            # [L·B, H] each, time-major
         if keep is not None:
             memories = [memory[keep] for memory in memories]
         features = self.body(memories[0])
