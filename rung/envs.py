@@ -276,7 +276,10 @@ def check_step(env_id: str, step: int, obs, rewards) -> None:
         finite = np.all(np.isfinite(rewards))
     if not finite:
         raise RungError(f"env {env_id!r} returned a non-finite reward at env step {step:,}")
-    leaves = obs.values() if isinstance(obs, dict) else obs if isinstance(obs, tuple) else [obs]
+    if isinstance(obs, np.ndarray):   # the common case first: this runs every env step
+        leaves = (obs,) if obs.dtype.kind == "f" else ()
+    else:   # Dict / Tuple observations; an int (a Discrete state) has nothing to check
+        leaves = obs.values() if isinstance(obs, dict) else obs if isinstance(obs, tuple) else ()
     if any(isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and not np.all(np.isfinite(leaf))
            for leaf in leaves):
         raise RungError(f"env {env_id!r} returned a non-finite observation at env step {step:,}")

@@ -61,3 +61,14 @@ def test_an_action_mask_key_of_a_dict_observation_is_taken_out_as_the_mask():
     obs = env.reset(seed=0)
     assert env.single_observation_space == spaces.Discrete(LockedJumps.goal + 1)
     assert obs.tolist() == [0, 0] and env.action_masks.tolist() == [[True, False, True, True]] * 2
+
+
+@pytest.mark.parametrize("obs", [np.array([np.nan]), {"a": np.array([1.0]), "b": np.array([np.inf])},
+                                 (np.array([1.0]), np.array([np.nan]))])
+def test_a_non_finite_leaf_of_any_observation_stops_the_run(obs):
+    from rung.envs import check_step
+    from rung.errors import RungError
+
+    with pytest.raises(RungError, match="non-finite observation at env step 3"):
+        check_step("env", 3, obs, 0.0)
+    check_step("env", 3, 5, 0.0)   # a Discrete state: nothing to check
