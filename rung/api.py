@@ -17,6 +17,7 @@ import numpy as np
 from rung import config as cfg
 from rung.algos import ALGOS, algos_supporting, get_algo
 from rung.algos.dqn import QAgent
+from rung.algos.ddpg import ActorAgent
 from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
 from rung.envs import EnvMaker, env_id_of, is_python_object_id, make_env
@@ -29,7 +30,7 @@ from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, Ta
 
 DEFAULT_STEPS = 100_000
 DEFAULT_CHECKPOINT_MINUTES = 10.0
-AGENT_KINDS = {"q_table": QTableAgent, "q_network": QAgent, "actor_critic": PolicyAgent}
+AGENT_KINDS = {"q_table": QTableAgent, "q_network": QAgent, "actor_critic": PolicyAgent, "actor": ActorAgent}
 
 
 @dataclasses.dataclass

@@ -17,6 +17,10 @@ FITTED_LOSS = 0.1         # value loss at a tenth of its peak: the critic has fi
 ENTROPY_FLOOR = 0.01      # nats: a near-deterministic policy
 SCALE_LIMIT = 10.0        # |mean| or std of an observation component above this: normalise observations
 REWARD_LIMIT = 100.0      # |reward| per step above this: scale rewards
+Q_RUNAWAY = 10.0          # |mean Q| this many times the largest |episodic return| seen: the critic runs away
+ALPHA_FLOOR = 1e-4        # SAC's temperature below this: the entropy bonus is gone
+ALPHA_CEILING = 100.0     # above this: the entropy bonus drowns the reward
+SATURATION_MAX = 0.9      # fraction of action components at a bound of the box
 
 
 def scale_warnings(obs: np.ndarray, rewards: np.ndarray, normalize_obs: bool, normalize_reward: bool) -> list[str]:
@@ -39,7 +43,7 @@ def health(rows: list[dict[str, float]], progress: float) -> list[str]:
     if not rows:
         return []
     last, problems = rows[-1], []
-    for key in ("policy_loss", "value_loss", "td_loss", "grad_norm"):
+    for key in ("policy_loss", "value_loss", "td_loss", "grad_norm", "qf1_loss", "actor_loss"):
         if key in last and not math.isfinite(last[key]):
             problems.append(f"{key} is {last[key]}: training diverged; lower lr or check rewards and observations")
     kl = last.get("approx_kl")
@@ -56,8 +60,33 @@ def health(rows: list[dict[str, float]], progress: float) -> list[str]:
     if ev is not None and len(rows) >= MIN_UPDATES and ev < 0 and not fitted:
         problems.append(f"explained_variance {ev:.2f} < 0 after {len(rows)} updates: the critic is not learning; "
                         "check vf_coef, reward scale, or normalise rewards")
+    problems += offpolicy_health(rows, last)
     entropy = last.get("entropy")
-    if entropy is not None and entropy < ENTROPY_FLOOR and progress < 0.25:
+    if entropy is not None and entropy < ENTROPY_FLOOR and progress < 0.25 and "alpha" not in last:
         problems.append(f"entropy {entropy:.3f} at {progress:.0%} of the budget: the policy stopped exploring "
                         "early; raise ent_coef or lower lr")
+    return problems
+
+
+def offpolicy_health(rows: list[dict[str, float]], last: dict[str, float]) -> list[str]:
+    """DDPG, TD3 and SAC: the critic's values against the returns actually seen, the temperature α,
+    and the actor pinned at the action bounds."""
+    problems = []
+    q = last.get("qf1_values")
+    seen = [abs(row["episodic_return"]) for row in rows if math.isfinite(row.get("episodic_return", math.nan))]
+    if q is not None and math.isfinite(q) and seen and abs(q) > Q_RUNAWAY * max(max(seen), 1.0):
+        problems.append(f"qf1_values {q:.3g} is over {Q_RUNAWAY:g}× the largest episodic return seen ({max(seen):.3g}): "
+                        "the critic is running away from the observed returns; lower lr or tau, or use td3 or sac "
+                        "(their clipped double-Q target)")
+    alpha = last.get("alpha")
+    if alpha is not None and alpha < ALPHA_FLOOR:
+        problems.append(f"alpha {alpha:.2g} < {ALPHA_FLOOR:g}: the entropy bonus has collapsed and SAC no longer "
+                        "explores; raise target_entropy or fix alpha")
+    if alpha is not None and alpha > ALPHA_CEILING:
+        problems.append(f"alpha {alpha:.3g} > {ALPHA_CEILING:g}: the entropy bonus drowns the reward; lower "
+                        "target_entropy, fix alpha, or scale the rewards up")
+    saturation = last.get("actor_saturation")
+    if saturation is not None and saturation > SATURATION_MAX:
+        problems.append(f"actor_saturation {saturation:.2f}: the actor sits at the action bounds (bang-bang); "
+                        "check the action scale and the reward, or lower lr")
     return problems

@@ -208,6 +208,102 @@ class QNetwork(nn.Module):
         return self.value(features) + advantages - advantages.mean(dim=1, keepdim=True)  # [B, A]
 
 
+class EnsembleLinear(nn.Module):
+    """K independent Linear layers applied at once: x [K, B, in] → x W_k + b_k [K, B, out], one batched
+    matmul instead of K (the twin critics of TD3 and SAC). Initialised as nn.Linear: U(±1/√in)."""
+
+    def __init__(self, k: int, in_dim: int, out_dim: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(k, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(k, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)                          # [K, B, out]
+
+
+class QCritics(nn.Module):
+    """K action-value networks Q_k(s, a) for continuous actions, evaluated together: each reads the
+    observation through its own encoder (rung.nets.make_body without hidden layers: the CNN, one-hot
+    codes, the leaves of a Dict, or the flat vector), appends the action, and runs its own MLP.
+    forward(obs, actions [B, A]) → Q [K, B]."""
+
+    def __init__(self, obs_space: spaces.Space, action_dim: int, hidden: tuple[int, ...], k: int):
+        super().__init__()
+        self.encoders = nn.ModuleList(make_body(obs_space, ()) for _ in range(k))
+        self.shared_features = not any(p.numel() for p in self.encoders.parameters())   # a flat vector: read once
+        layers, dim = [], self.encoders[0].out_dim + action_dim
+        for size in hidden:
+            layers += [EnsembleLinear(k, dim, size), nn.ReLU()]
+            dim = size
+        self.net = nn.Sequential(*layers, EnsembleLinear(k, dim, 1))
+        self.k = k
+
+    def forward(self, obs, actions: torch.Tensor) -> torch.Tensor:
+        if self.shared_features:
+            features = self.encoders[0](obs).expand(self.k, -1, -1)                  # [K, B, F]
+        else:
+            features = torch.stack([encoder(obs) for encoder in self.encoders])      # [K, B, F]
+        x = torch.cat([features, actions.expand(self.k, -1, -1)], dim=2)             # [K, B, F + A]
+        return self.net(x).squeeze(-1)                                               # [K, B]
+
+
+class DeterministicActor(nn.Module):
+    """μ_θ(s) = tanh(MLP(s)) ∈ [−1, 1]^A (rung.envs.ActionScaler maps it to the env's bounds); exploring
+    adds Gaussian noise N(0, noise_std²) and clips back into the box (DDPG, TD3)."""
+
+    def __init__(self, obs_space: spaces.Space, action_dim: int, hidden: tuple[int, ...], noise_std: float):
+        super().__init__()
+        self.body = make_body(obs_space, hidden)
+        self.head = nn.Linear(self.body.out_dim, action_dim)
+        self.noise_std = noise_std
+
+    def forward(self, obs) -> torch.Tensor:
+        return torch.tanh(self.head(self.body(obs)))                                  # [B, A]
+
+    def explore(self, obs) -> torch.Tensor:
+        action = self(obs)
+        return (action + self.noise_std * torch.randn_like(action)).clamp(-1.0, 1.0)
+
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0   # SAC's clamp on log σ (Haarnoja et al.'s code, SB3)
+
+
+def tanh_gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """log π(a|s) of a = tanh(u), u ~ N(mean, σ²), by the change of variables:
+    log π(a|s) = Σ_i [log N(u_i; μ_i, σ_i) − log(1 − tanh²(u_i))], with
+    log(1 − tanh²(u)) = 2·(log 2 − u − softplus(−2u)) (exact, and stable for large |u|)."""
+    normal = -0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)       # [B, A]
+    squash = 2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))                          # [B, A]
+    return (normal - squash).sum(-1)                                                                # [B]
+
+
+class SquashedGaussianActor(nn.Module):
+    """π_θ(·|s): a = tanh(u), u ~ N(μ_θ(s), σ_θ(s)²), both from one MLP (SAC). forward gives the
+    deterministic action tanh(μ); `sample` a reparameterised action and its log-probability."""
+
+    def __init__(self, obs_space: spaces.Space, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.body = make_body(obs_space, hidden)
+        self.head = nn.Linear(self.body.out_dim, 2 * action_dim)
+
+    def mean_log_std(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.head(self.body(obs)).chunk(2, dim=-1)                    # [B, A] each
+        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def forward(self, obs) -> torch.Tensor:
+        return torch.tanh(self.mean_log_std(obs)[0])
+
+    def sample(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+        """a = tanh(μ + σ·ε), ε ~ N(0, I) (gradients flow through μ and σ), and log π(a|s) [B]."""
+        mean, log_std = self.mean_log_std(obs)
+        u = mean + log_std.exp() * torch.randn_like(mean)
+        return torch.tanh(u), tanh_gaussian_log_prob(u, mean, log_std)
+
+    def explore(self, obs) -> torch.Tensor:
+        return self.sample(obs)[0]
+
+
 class FlatParameters:
     """All of a module's parameters (and their gradients) as views into one flat tensor each.
 

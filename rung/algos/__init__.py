@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 from types import ModuleType
 
-from rung.algos import a2c, dqn, ppo, qlearning, reinforce, sarsa, value_iteration
+from rung.algos import a2c, ddpg, dqn, ppo, qlearning, reinforce, sac, sarsa, td3, value_iteration
 from rung.errors import RungError
 
-ALGOS: dict[str, ModuleType] = {m.NAME: m for m in (qlearning, sarsa, value_iteration, dqn, reinforce, a2c, ppo)}
+ALGOS: dict[str, ModuleType] = {m.NAME: m for m in (qlearning, sarsa, value_iteration, dqn, reinforce, a2c, ppo,
+                                                   ddpg, td3, sac)}
 
 
 def get_algo(name: str) -> ModuleType:

@@ -183,14 +183,13 @@ class QAgent:
         return agent
 
 
-def polyak_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:
-    """θ⁻ ← τ·θ + (1 − τ)·θ⁻."""
+def polyak_update(target: torch.Tensor, online: torch.Tensor, tau: float) -> None:
+    """θ⁻ ← τ·θ + (1 − τ)·θ⁻, on the flat parameter tensors (rung.nets.FlatParameters): one op."""
     with torch.no_grad():
-        for target_param, online_param in zip(target.parameters(), online.parameters()):
-            if tau == 1.0:
-                target_param.copy_(online_param)  # exact copy: lerp with weight 1 can differ in the last bit
-            else:
-                target_param.lerp_(online_param, tau)
+        if tau == 1.0:
+            target.copy_(online)  # exact copy: lerp with weight 1 can differ in the last bit
+        else:
+            target.lerp_(online, tau)
 
 
 def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: ReplayBuffer, config: Config, n_updates: int,
@@ -237,7 +236,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     n_actions = int(env.single_action_space.n)
     q_net = QNetwork(make_body(obs_space, config.net_arch), n_actions, config.dueling)
     target_net = copy.deepcopy(q_net).requires_grad_(False)
-    flat = FlatParameters(q_net)
+    flat, target_flat = FlatParameters(q_net), FlatParameters(target_net)
     optimizer = Adam(flat.param, lr=config.lr)
     buffer = ReplayBuffer(min(config.buffer_size, steps), n, *layout(obs_space))
     target_every = max(config.target_update_interval // n, 1)
@@ -273,7 +272,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
             counters["update_stats"] = {**update_burst(q_net, target_net, flat, optimizer, buffer, config, n_updates,
                                                        rng, global_step), "lr": lr}
         if it % target_every == 0:
-            polyak_update(target_net, q_net, config.tau)
+            polyak_update(target_flat.param, flat.param, config.tau)
 
         # LOG
         if global_step >= counters["next_log"] or global_step >= steps:

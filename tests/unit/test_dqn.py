@@ -46,14 +46,16 @@ def test_dueling_head_is_value_plus_centred_advantage():
 
 
 def test_polyak_update():
+    """θ⁻ ← τθ + (1 − τ)θ⁻ by hand, on the flat parameters of two networks."""
     online, target = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    online_flat, target_flat = FlatParameters(online), FlatParameters(target)
     before = [p.detach().clone() for p in target.parameters()]
-    polyak_update(target, online, 0.25)
+    polyak_update(target_flat.param, online_flat.param, 0.25)
     for b, t, o in zip(before, target.parameters(), online.parameters()):
         torch.testing.assert_close(t, 0.75 * b + 0.25 * o)
-    polyak_update(target, online, 1.0)
+    polyak_update(target_flat.param, online_flat.param, 1.0)
     for t, o in zip(target.parameters(), online.parameters()):
-        torch.testing.assert_close(t, o)
+        assert torch.equal(t, o)
 
 
 def test_flat_parameters_match_per_tensor_clipping_and_adam():
