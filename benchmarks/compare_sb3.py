@@ -26,9 +26,10 @@ SB3_NAMES = {"lr": "learning_rate", "epsilon": "exploration_initial_eps", "epsil
              "clip_eps": "clip_range", "clip_value": "clip_range_vf"}
 # handled below (schedules, policy_kwargs, VecNormalize) or not a learner setting
 SPECIAL = {"env_backend", "n_envs", "net_arch", "activation", "log_std_init", "ortho_init", "shared_body", "optimizer",
-           "lr", "lr_final", "clip_eps", "clip_eps_final", "normalize_obs", "normalize_reward"}
+           "lr", "lr_final", "clip_eps", "clip_eps_final", "normalize_obs", "normalize_reward", "checkpoint_replay",
+           "action_noise", "alpha", "alpha_init", "target_entropy"}
 # rung features SB3 lacks: a comparison needs them at their defaults
-RUNG_ONLY = {"dqn": ("double_q", "dueling", "n_step")}
+RUNG_ONLY = {"dqn": ("double_q", "dueling", "n_step"), "ddpg": ("n_step",), "td3": ("n_step",), "sac": ("n_step",)}
 
 
 def schedule(start: float, end: float | None):
@@ -36,7 +37,8 @@ def schedule(start: float, end: float | None):
     return start if end is None else (lambda p: end + (start - end) * p)
 
 
-def sb3_kwargs(algo: str, config: dict) -> dict:
+def sb3_kwargs(algo: str, config: dict, action_dim: int) -> dict:
+    import numpy as np
     import torch
 
     from dataclasses import fields
@@ -62,6 +64,13 @@ def sb3_kwargs(algo: str, config: dict) -> dict:
         policy["log_std_init"] = config["log_std_init"]
     if "ortho_init" in config:
         policy["ortho_init"] = config["ortho_init"]
+    if "action_noise" in config:   # Gaussian, in the unit action box as rung's
+        from stable_baselines3.common.noise import NormalActionNoise
+
+        kwargs["action_noise"] = NormalActionNoise(np.zeros(action_dim), np.full(action_dim, config["action_noise"]))
+    if "alpha" in config:
+        kwargs["ent_coef"] = config["alpha"] if config["alpha"] is not None else f"auto_{config['alpha_init']}"
+        kwargs["target_entropy"] = "auto" if config["target_entropy"] is None else config["target_entropy"]
     if config.get("optimizer") == "adam":
         kwargs["use_rms_prop"] = False
     kwargs["policy_kwargs"] = policy
@@ -101,6 +110,7 @@ def run_one(library: str, algo: str, env_id: str, preset: str, seed: int, episod
         seconds = time.perf_counter() - started
         act = agent.act
     else:
+        import numpy as np
         import stable_baselines3 as sb3
         from gymnasium import spaces
         from stable_baselines3.common.env_util import make_vec_env
@@ -111,7 +121,7 @@ def run_one(library: str, algo: str, env_id: str, preset: str, seed: int, episod
         if config.get("normalize_obs") or config.get("normalize_reward"):
             env = VecNormalize(env, norm_obs=config["normalize_obs"], norm_reward=config["normalize_reward"],
                                gamma=config["gamma"])
-        model = getattr(sb3, algo.upper())("MlpPolicy", env, seed=seed, device="cpu", **sb3_kwargs(algo, config))
+        model = getattr(sb3, algo.upper())("MlpPolicy", env, seed=seed, device="cpu", **sb3_kwargs(algo, config, int(np.prod(env.action_space.shape))))
         model.learn(settings.steps)
         seconds = time.perf_counter() - started
         if isinstance(env, VecNormalize):
