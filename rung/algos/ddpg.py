@@ -29,19 +29,20 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from gymnasium import spaces
 from safetensors.torch import load_file, save_file
 
+from rung.algos import dqn
 from rung.algos.dqn import polyak_update
 from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBatch, ReplayBuffer
 from rung.checkpoint import restart_seed
 from rung.config import param
 from rung.envs import BACKENDS, ActionScaler, space_from_json, space_to_json
-from rung.errors import RungError
 from rung.nets import DeterministicActor, FlatParameters, QCritics, SquashedGaussianActor
 from rung.observations import as_tensor, layout, one_batch, unsupported
 from rung.optim import Adam
@@ -83,19 +84,8 @@ def supports(env) -> str | None:
     return unsupported(env.observation_space)
 
 
-def check(config: Config, steps: int) -> list[str]:
-    """Refuse a budget in which no update would ever happen; warn when most of it is random play."""
-    if config.gradient_steps == 0:
-        raise RungError("gradient_steps=0 would never update the networks; use a positive number or -1")
-    first_update = max(config.learning_starts + 1, config.train_freq * config.n_envs)
-    if first_update > steps:
-        raise RungError(f"nothing would ever train: the first update comes after {first_update:,} env steps "
-                        f"(learning_starts={config.learning_starts:,}, train_freq={config.train_freq}) but the "
-                        f"budget is {steps:,} steps")
-    if config.learning_starts > steps // 2:
-        return [f"learning_starts={config.learning_starts:,} is more than half of the {steps:,}-step budget: "
-                f"most of the run is random play"]
-    return []
+# the same budget checks as DQN's: no update ever, or mostly random play (the fields mean the same)
+check = dqn.check
 
 
 def bootstrap_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q: torch.Tensor) -> torch.Tensor:
@@ -183,7 +173,7 @@ class ActorAgent:
     """Acts with an actor: its deterministic action (μ(s), or tanh of the Gaussian's mean for SAC), or its
     exploring one when not `deterministic`, mapped to the env's bounds."""
 
-    ACTORS = {"deterministic": DeterministicActor, "squashed_gaussian": SquashedGaussianActor}
+    ACTORS: ClassVar[dict] = {"deterministic": DeterministicActor, "squashed_gaussian": SquashedGaussianActor}
 
     def __init__(self, actor, obs_space: spaces.Space, action_space: spaces.Box, net_arch: tuple, algo: str):
         self.actor, self.obs_space, self.action_space, self.net_arch, self.algo = actor, obs_space, action_space, net_arch, algo
