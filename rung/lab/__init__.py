@@ -21,6 +21,8 @@ EXPERIMENTS = {
     "stability": "PPO's clipped ratio keeps large learning rates from collapsing training; A2C and unclipped PPO collapse",
     "discount": "a larger γ lets a distant reward win, and makes the policy gradient noisier",
     "ladder": "DQN, REINFORCE, A2C and PPO on CartPole with one budget: return vs env steps and vs wall time",
+    "critic-bias": "an overrating critic skews the actor toward what it overrates; TD3's twin critics and Double DQN cut the bias",
+    "sample-reuse": "off-policy SAC and TD3 reuse each env step many times and need far fewer steps than PPO, at more compute per step",
     "reward-hacking": "optimising a learned reward too hard: the proxy rises while the gold score peaks and falls",
 }
 

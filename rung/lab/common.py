@@ -46,12 +46,12 @@ class Recorder(Logger):
 
 
 def train(algo: str, env_id: str, steps: int, seed: int, config: dict | None = None, recorder: Recorder | None = None,
-          eval_episodes: int = 20, env_kwargs: dict | None = None):
+          eval_episodes: int = 20, env_kwargs: dict | None = None, preset: str | None = None):
     """rung.train without a run directory, with the recorder as its logger, on one torch thread; the
     agent has `.metrics` (the logged rows) and `.eval`, and `.seconds` of wall time."""
     from rung.api import resolve, run
 
-    settings = resolve(algo, env_id, steps, seed, overrides=config, env_kwargs=env_kwargs,
+    settings = resolve(algo, env_id, steps, seed, preset=preset, overrides=config, env_kwargs=env_kwargs,
                        eval_episodes=eval_episodes, threads=1)   # one torch thread: small nets, comparable times
     started = time.perf_counter()
     agent = run(settings, None, progress=False, logger=recorder or Recorder(steps))

@@ -75,3 +75,24 @@ def test_reward_hacking_quick(cli, tmp_path):
     assert best_of_n["kl"][0] == 0.0 and best_of_n["gold"][-1] > best_of_n["gold"][0]   # best-of-16 beats best-of-1
     beta0 = result["numbers"]["runs"]["beta=0"][0]
     assert beta0["proxy"][-1] > beta0["proxy"][0] + 1   # the proxy is being optimised
+
+
+def test_critic_bias_quick(cli, tmp_path):
+    result = run_lab(cli, tmp_path, "critic-bias", 2)
+    numbers = result["numbers"]
+    assert set(numbers["relative_bias"]) == {"ddpg", "td3", "sac"}
+    # the Monte Carlo truth of going left in the maximisation-bias MDP is γ·(−0.1): 2000 rollouts of
+    # N(−0.1, 1) rewards put every measurement within 0.1 of it (4.5 standard errors)
+    for runs in numbers["runs"]["discrete"].values():
+        for snapshot in (s for run in runs for s in run["snapshots"]):
+            assert abs(snapshot["left_truth"] - 0.99 * -0.1) < 0.1
+    # an untrained critic starts near 0 on Pendulum, whose returns are all negative: it overrates
+    first = numbers["runs"]["continuous"]["ddpg"][0]["snapshots"][0]
+    assert first["truth"] < -100 and first["estimate"] > first["truth"]
+
+
+def test_sample_reuse_quick(cli, tmp_path):
+    result = run_lab(cli, tmp_path, "sample-reuse", 1)
+    seconds_per_step = result["numbers"]["seconds_per_step"]
+    # one gradient step per env step costs more than PPO's epochs over a rollout, per env step
+    assert min(seconds_per_step["sac"], seconds_per_step["td3"]) > seconds_per_step["ppo"]

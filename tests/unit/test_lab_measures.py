@@ -1,0 +1,30 @@
+"""The critic-bias experiment's Monte Carlo truth, by hand."""
+
+import numpy as np
+
+from rung.lab.critic_bias import MaxBias, soft_q_returns
+
+
+def test_soft_q_returns_by_hand():
+    rewards = np.array([[1.0, 2.0, 3.0]])
+    logp = np.array([[-0.5, -1.0, 0.5]])
+    gamma, alpha = 0.9, 0.2
+    # Q(s_t, a_t) = r_t + Σ_{k>t} γ^{k−t}(r_k − α log π_k): a_t's own log π is not counted
+    expected = [1 + 0.9 * (2 + 0.2) + 0.81 * (3 - 0.1), 2 + 0.9 * (3 - 0.1), 3.0]
+    np.testing.assert_allclose(soft_q_returns(rewards, logp, gamma, alpha)[0], expected)
+    # α = 0: the plain discounted return-to-go
+    np.testing.assert_allclose(soft_q_returns(rewards, logp, gamma, 0.0)[0], [1 + 1.8 + 2.43, 2 + 2.7, 3.0])
+
+
+def test_max_bias_mdp():
+    env = MaxBias(actions=4, noise=1.0)
+    assert env.reset(seed=0)[0] == MaxBias.A
+    assert env.step(0)[1:3] == (0.0, True)                 # right ends at once with 0
+    env.reset()
+    assert env.step(3)[:3] == (MaxBias.B, 0.0, False)       # any other action goes left to B
+    rewards = []
+    for _ in range(4000):
+        env.reset()
+        env.step(1)
+        rewards.append(env.step(2)[1])
+    assert abs(np.mean(rewards) + 0.1) < 0.06 and 0.9 < np.std(rewards) < 1.1
