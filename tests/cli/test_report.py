@@ -82,3 +82,15 @@ def test_gif_of_an_agent_and_none_without_its_renderer(monkeypatch):
         raise gym.error.DependencyNotInstalled("pygame is not installed")
     monkeypatch.setattr(FrozenLakeEnv, "render", missing)
     assert record_gif(agent) is None
+
+
+def test_report_of_an_off_policy_run_shows_its_family_metrics_and_the_agent(cli, tmp_path):
+    proc = cli("train", "sac", "Pendulum-v1", "--steps", "600", "--set", "learning_starts=200", "batch_size=32",
+               "--eval-episodes", "2", "--quiet", "--run-dir", tmp_path / "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    page = tmp_path / "report.html"
+    proc = cli("report", tmp_path / "run", "--out", page, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = page.read_text()
+    assert all(name in text for name in ("qf1_loss", "qf2_values", "alpha", "entropy", "actor_saturation"))
+    assert "data:image/gif" in text   # Pendulum renders: the trained agent's episode

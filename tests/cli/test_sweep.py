@@ -82,3 +82,12 @@ def test_failing_trials_are_reported_and_the_sweep_carries_on(cli, tmp_path):
     assert all("simulator crashed" in f["error"] for f in failed)
     assert all(c["trials"] == 2 and c["failed"] == 1 and c["score"]["n"] == 1 for c in summary["configurations"])
     assert proc.stdout.count(" failed: ") == 2
+
+
+def test_sweep_of_an_off_policy_learner_scores_every_trial(cli, tmp_path):
+    proc = cli("sweep", "sac", "Pendulum-v1", "--grid", "lr=1e-3,3e-4", "learning_starts=100", "batch_size=32",
+               "--seeds", "1", "--steps", "400", "--eval-episodes", "2", "--run-dir", tmp_path / "sweep", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    trials = list(csv.DictReader(open(tmp_path / "sweep/trials.csv")))
+    assert len(trials) == 2 and all(t["eval"] and not t["error"] for t in trials)
+    assert {json.loads(open(f"{t['run_dir']}/config.json").read())["config"]["lr"] for t in trials} == {1e-3, 3e-4}

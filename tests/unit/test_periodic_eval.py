@@ -21,6 +21,8 @@ def training_metrics(agent):
     ("reinforce", "CartPole-v1", 4000, {"baseline": True}),
     ("a2c", "Pendulum-v1", 2000, {"normalize_obs": True, "normalize_reward": True}),
     ("ppo", "CartPole-v1", 4096, {"n_envs": 4, "n_steps": 128, "normalize_obs": True}),
+    *[(algo, "Pendulum-v1", 800, {"learning_starts": 200, "batch_size": 32, "net_arch": (32, 32)})
+      for algo in ("ddpg", "td3", "sac")],
 ])
 def test_evaluating_during_training_changes_nothing_in_training(algo, env_id, steps, config):
     plain = rung.train(algo, env_id, steps=steps, seed=5, config=config, eval_episodes=3)
