@@ -146,6 +146,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--steps", type=int, help="step budget (default: the preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both (default 2)")
+    parser.add_argument("--together", action="store_true",
+                        help="run each pair's rung and SB3 runs at the same time (long runs; needs --threads 1)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--one", choices=["rung", "sb3"], help=argparse.SUPPRESS)  # internal: one run
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -155,23 +157,33 @@ def main() -> None:
                                  args.threads, args.steps)))
         return
 
+    if args.together and args.threads != 1:
+        parser.error("--together runs two trainings at once: use --threads 1")
     results = {"rung": [], "sb3": []}
     for seed in range(args.pairs):
+        runs = {}
         for library in ("rung", "sb3"):
             cmd = [sys.executable, __file__, args.algo, args.env_id, "--preset", args.preset, "--episodes",
                    str(args.episodes), "--threads", str(args.threads), "--one", library, "--seed", str(seed)]
             cmd += ["--steps", str(args.steps)] if args.steps else []
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-            results[library].append(json.loads(out))
+            runs[library] = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+            if not args.together:
+                runs[library].wait()
+        for library, proc in runs.items():
+            out, _ = proc.communicate()
+            if proc.returncode:
+                sys.exit(f"{library} seed {seed} failed")
+            results[library].append(json.loads(out.strip().splitlines()[-1]))
             print(library, seed, results[library][-1], flush=True)
     median = {lib: statistics.median(r["seconds"] for r in runs) for lib, runs in results.items()}
     ratio = median["rung"] / median["sb3"]
     command = (f"python benchmarks/compare_sb3.py {args.algo} {args.env_id} --preset {args.preset} "
-               f"--pairs {args.pairs} --threads {args.threads}" + (f" --steps {args.steps}" if args.steps else ""))
+               f"--pairs {args.pairs} --threads {args.threads}" + (f" --steps {args.steps}" if args.steps else "")
+               + (" --together" if args.together else ""))
     evals = {lib: ", ".join(f"{r['eval']:.1f}" for r in runs) for lib, runs in results.items()}
     sps = {lib: statistics.median(r["sps"] for r in runs) for lib, runs in results.items()}
     row = (f"| {date.today()} | {args.algo} | {args.env_id} ({args.preset}, {results['rung'][0]['steps']:,} steps, "
-           f"{args.threads} thread{'s' if args.threads > 1 else ''}) | "
+           f"{args.threads} thread{'s' if args.threads > 1 else ''}{', run together' if args.together else ''}) | "
            f"{median['rung']:.1f} | {median['sb3']:.1f} | **{ratio:.2f}** | {sps['rung']:,.0f} / {sps['sb3']:,.0f} | "
            f"{evals['rung']} | {evals['sb3']} | `{command}` |")
     print(row)

@@ -46,6 +46,9 @@ ENVS = textwrap.dedent('''
         def reward(self):
             return 3e38 if self.total > 1500 else 1.0
 
+    class HugeRewardBox(HugeReward):
+        action_space = spaces.Box(-1, 1, (2,), np.float32)
+
     class Unscaled(Base):
         observation_space = spaces.Box(-np.inf, np.inf, (3,), np.float32)
         def obs(self):
@@ -68,6 +71,8 @@ def envs_file(tmp_path):
     ("ppo", "RaisesLater", ["raised RuntimeError at env step", "simulator exploded"]),
     ("a2c", "WrongShapeLater", ["WrongShapeLater", "raised ValueError at env step"]),
     ("ppo", "HugeReward", ["non-finite loss at env step", "training diverged"]),
+    ("sac", "HugeRewardBox", ["non-finite loss at env step", "training diverged"]),
+    ("td3", "HugeRewardBox", ["non-finite loss at env step", "training diverged"]),
 ])
 def test_a_failing_env_or_learner_stops_with_a_message_and_keeps_the_checkpoint(cli, tmp_path, envs_file, algo,
                                                                                   name, words):
@@ -75,6 +80,8 @@ def test_a_failing_env_or_learner_stops_with_a_message_and_keeps_the_checkpoint(
     config = ["n_envs=1", "n_steps=128"] if algo in ("ppo", "a2c") else ["n_envs=1", "learning_starts=100"]
     if algo == "a2c":
         config = ["n_envs=1"]
+    if algo in ("sac", "td3"):
+        config += ["batch_size=32"]
     proc = cli("train", algo, f"{envs_file}:{name}", "--steps", "4000", "--checkpoint-every", "500",
                "--set", *config, "--run-dir", run_dir, "--quiet", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
