@@ -41,7 +41,7 @@ ALGOS = ("ddpg", "td3", "sac")
 TAIL = 500          # steps past the time limit: γ^500 ≤ 0.007 at γ = 0.99
 PROBE_EVERY = 50    # rollout steps between the states where a random first action is tried
 EPISODES = 4        # Monte Carlo rollouts per measurement
-BAND = 0.10         # "close to the truth": within 10 % of the mean |return|
+BAND = 0.05         # "close to the truth": within 5 % of the start states' value
 QUICK_CONTINUOUS = {"learning_starts": 500, "train_freq": 1, "gradient_steps": 1, "net_arch": (64, 64),
                     "batch_size": 128}
 MAX_BIAS = {"learning_starts": 200, "train_freq": 1, "target_update_interval": 500, "exploration_fraction": 0.1,
@@ -158,9 +158,11 @@ def measure_actor_critic(algo: str, state: dict, gamma: float, seed: int) -> dic
         random_truth = soft_q_returns(probe["rewards"], probe["logp"], gamma, alpha)[:, 0]
         random_estimate = climbed_q(critic, algo, probe_obs, random_actions)
     policy_error = (estimate - truth)[:, ::PROBE_EVERY]                  # the actor's action at the probe states
-    scale = float(np.abs(truth).mean())
-    return {"estimate": float(estimate.mean()), "truth": float(truth.mean()),
-            "relative_bias": float((estimate - truth).mean()) / scale,
+    # the scale: the value of the start states, ≈ an episode's discounted return (the swing-up lies ahead);
+    # the mean over all visited states is near 0 once the pendulum is balanced, too small to divide by
+    scale = float(np.abs(truth[:, 0]).mean())
+    return {"estimate": float(estimate.mean()), "truth": float(truth.mean()), "start_truth": float(truth[:, 0].mean()),
+            "bias": float((estimate - truth).mean()), "relative_bias": float((estimate - truth).mean()) / scale,
             "probe_policy_bias": float(policy_error.mean()) / scale,
             "probe_random_bias": float((random_estimate - random_truth).mean()) / scale}
 
@@ -238,11 +240,11 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
     claims = [
         claim("DDPG's critic overrates its policy's return by more than TD3's (second half of training)",
               relative["ddpg"] > relative["td3"], relative_bias=relative),
-        claim(f"TD3's clipped twin target keeps its critic within ±{BAND:.0%} of the true return",
+        claim(f"TD3's clipped twin target keeps its critic within ±{BAND:.0%} of the start states' true value",
               abs(relative["td3"]) <= BAND, relative_bias=relative["td3"], band=BAND),
-        claim("The actor is skewed toward what its critic overrates: at the same states DDPG's critic overrates "
-              "the actor's own action by more than a random one",
-              probe["ddpg"]["policy"]["iqm"] > probe["ddpg"]["random"]["iqm"],
+        claim("Off the actor's path the critic knows least: at the same states, every critic overrates a random "
+              "action by more than the actor's own",
+              all(p["random"]["iqm"] > p["policy"]["iqm"] for p in probe.values()),
               **{f"{algo} {kind}": p[kind]["iqm"] for algo, p in probe.items() for kind in p}),
         claim("DQN overrates going left (toward the noisy rewards) by more than Double DQN does",
               left_bias["dqn"]["iqm"] > left_bias["double dqn"]["iqm"],
