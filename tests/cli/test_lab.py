@@ -78,7 +78,7 @@ def test_reward_hacking_quick(cli, tmp_path):
 
 
 def test_critic_bias_quick(cli, tmp_path):
-    result = run_lab(cli, tmp_path, "critic-bias", 2)
+    result = run_lab(cli, tmp_path, "critic-bias", 1)
     numbers = result["numbers"]
     assert set(numbers["relative_bias"]) == {"ddpg", "td3", "sac"}
     # the Monte Carlo truth of going left in the maximisation-bias MDP is γ·(−0.1): 2000 rollouts of
