@@ -28,3 +28,17 @@ def test_max_bias_mdp():
         env.step(1)
         rewards.append(env.step(2)[1])
     assert abs(np.mean(rewards) + 0.1) < 0.06 and 0.9 < np.std(rewards) < 1.1
+
+
+def test_reuse_per_transition_by_hand():
+    from types import SimpleNamespace
+
+    from rung.lab.sample_reuse import reuse
+
+    # one update of 256 per env step
+    assert reuse("sac", SimpleNamespace(batch_size=256, gradient_steps=1, train_freq=1, n_envs=1)) == 256
+    # a burst of one update per transition collected (gradient_steps −1) every 200 steps: still 256 per step
+    assert reuse("td3", SimpleNamespace(batch_size=256, gradient_steps=-1, train_freq=200, n_envs=1)) == 256
+    # 2 updates of 64 every 4 vector steps of 2 envs: 128 sampled per 8 transitions
+    assert reuse("sac", SimpleNamespace(batch_size=64, gradient_steps=2, train_freq=4, n_envs=2)) == 16
+    assert reuse("ppo", SimpleNamespace(n_epochs=10)) == 10
