@@ -20,9 +20,9 @@ from rung.algos.dqn import QAgent
 from rung.algos.ddpg import ActorAgent
 from rung.algos.ppo import PolicyAgent
 from rung.algos.tabular import QTableAgent
-from rung.envs import EnvMaker, env_id_of, is_python_object_id, make_env
+from rung.envs import EnvMaker, Guarded, env_id_of, is_python_object_id, make_env
 from rung.errors import RungError, RungWarning
-from rung.evaluate import EVAL_EVERY_EPISODES, PeriodicEval, evaluate
+from rung.evaluate import EVAL_EVERY_EPISODES, EVAL_POINTS, PeriodicEval, evaluate
 from rung.nets import default_threads
 from rung.presets import get_preset
 from rung.runs import (AGENT_FILE, CONFIG_FILE, EVAL_FILE, Logger, RunLogger, TargetReached, check_run_dir,
@@ -54,17 +54,19 @@ class RunSettings:
     eval_every_episodes: int = EVAL_EVERY_EPISODES  # episodes per evaluation during training
     stop_at: float | None = None   # stop training once such an evaluation's mean return reaches this
     wrappers: list[str] = dataclasses.field(default_factory=list)  # rung.wrappers specs, applied in order
+    decided: dict = dataclasses.field(default_factory=dict)  # config values rung chose from the env, and why
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
             overrides: dict | None = None, env_kwargs: dict | None = None, eval_episodes: int = 100,
             threads: int | None = None, checkpoint_every: int | None = None,
             checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False,
-            workers: int | None = None, address: str | None = None, eval_every: int | None = None,
+            workers: int | None = None, address: str | None = None, eval_every: int | str | None = None,
             eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None,
             wrappers: list[str] | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input.
-    `wrappers` replace the preset's, if it names any."""
+    `wrappers` replace the preset's, if it names any. `eval_every`: env steps, "auto" (EVAL_POINTS
+    evenly spaced evaluations), or 0 / None (none)."""
     from rung import wrappers as run_wrappers
 
     module = get_algo(algo)
@@ -78,6 +80,10 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
     steps = steps if steps is not None else (preset_steps or DEFAULT_STEPS)
     if not isinstance(steps, int) or steps <= 0:
         raise RungError(f"steps must be a positive integer, got {steps!r}")
+    if eval_every == "auto":
+        eval_every = max(steps // EVAL_POINTS, 1)
+    elif eval_every == 0:
+        eval_every = None
     if not isinstance(seed, int) or seed < 0:
         raise RungError(f"seed must be a non-negative integer, got {seed!r}")
     if eval_episodes <= 0:
@@ -114,8 +120,8 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
           eval_episodes: int = 100, progress: bool = False, threads: int | None = None,
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
-          eval_every: int | None = None, eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None,
-          wrappers: list[str] | None = None):
+          eval_every: int | str | None = "auto", eval_every_episodes: int = EVAL_EVERY_EPISODES,
+          stop_at: float | None = None, wrappers: list[str] | None = None):
     """Train `algo` on `env`, evaluate it, and return the agent. `env`: a registered Gymnasium id,
     'module:Class' or 'file.py:Class', a gymnasium.Env subclass, or a function of no arguments that
     returns an env (rung.envs.env_id_of; a run from a Python object cannot use Ray workers, and is
@@ -132,8 +138,13 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     step the envs of REINFORCE, A2C and PPO (rung.distributed), on the Ray cluster at `address` or a
     local instance. `eval_every` env steps, the agent is evaluated greedily over `eval_every_episodes`
     episodes (metrics `eval_return`, `eval_length`; the best agent kept in RUN_DIR/best/), and training
-    stops once that mean return reaches `stop_at`."""
+    stops once that mean return reaches `stop_at`; "auto" (the default) evaluates at EVAL_POINTS evenly
+    spaced points when there is a run directory to keep best/ in, and not otherwise; 0 or None: never.
+    A final evaluation far below the best one during training is reported as a late collapse
+    (agent.during_training, also in eval.json; rung.diagnostics.late_collapse)."""
     env_id = env_id_of(env)
+    if eval_every == "auto" and run_dir is None:
+        eval_every = None
     if workers is not None and is_python_object_id(env_id):
         raise RungError("Ray workers make the env in other processes: give it as a registered id or "
                         "'module:Class' / 'file.py:Class' to use --workers")
@@ -145,6 +156,8 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
         reason = module.supports(probe)
         if settings.threads is None:   # recorded in config.json, so that a resumed run keeps it
             settings.threads = default_threads(probe.observation_space)
+        if not reason:
+            decide_from_env(settings, probe)
     if reason:
         others = [a for a in algos_supporting(probe) if a != algo]
         can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"
@@ -220,11 +233,40 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
     agent.env_id, agent.env_kwargs, agent.wrappers = settings.env_id, settings.env_kwargs, settings.wrappers
     agent.metrics = logger.rows
     agent.eval = evaluate(agent, episodes=settings.eval_episodes, seed=settings.seed + 100_000)
+    agent.during_training = collapse_record(logger.rows, agent.eval["mean_return"])
     agent.run_dir = directory
     if directory is not None:
         agent.save(directory)
-        write_json(directory / EVAL_FILE, agent.eval)   # last: its presence marks a finished run
+        during = {"during_training": agent.during_training} if agent.during_training else {}
+        write_json(directory / EVAL_FILE, {**agent.eval, **during})   # last: its presence marks a finished run
     return agent
+
+
+def collapse_record(rows: list[dict], final_return: float) -> dict:
+    """For eval.json: the best evaluation during training, where it was, and whether the final agent
+    fell far below it (rung.diagnostics.late_collapse); {} without evaluations during training."""
+    from rung.diagnostics import late_collapse
+
+    evals = [row for row in rows if "eval_return" in row]
+    if not evals:
+        return {}
+    best = max(evals, key=lambda row: row["eval_return"])
+    return {"best_eval_return": best["eval_return"], "best_eval_step": int(best["step"]),
+            "late_collapse": late_collapse(best["eval_return"], final_return)}
+
+
+def decide_from_env(settings: RunSettings, env) -> None:
+    """Config fields left at None for rung to decide (normalisation) get their values from a probe of the
+    env; settings.decided keeps each value and why, for config.json."""
+    from rung.diagnostics import decide_normalisation
+
+    undecided = [name for name in ("normalize_obs", "normalize_reward")
+                 if hasattr(settings.config, name) and getattr(settings.config, name) is None]
+    if not undecided:
+        return
+    decisions = decide_normalisation(Guarded(env, settings.env_id), settings.seed)
+    settings.decided = {name: decisions[name] for name in undecided}
+    settings.config = dataclasses.replace(settings.config, **{name: decisions[name]["value"] for name in undecided})
 
 
 def run_record(settings: RunSettings) -> dict:

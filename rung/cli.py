@@ -81,8 +81,9 @@ def build_parser() -> Parser:
     train.add_argument("--run-dir", help="where to write the run (default runs/ALGO-ENV-sSEED-TIME)")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
     train.add_argument("--eval-every", type=int, metavar="STEPS",
-                       help="also evaluate greedily every STEPS env steps during training (metrics eval_return, "
-                            "eval_length; the best agent is kept in RUN_DIR/best/)")
+                       help="evaluate greedily every STEPS env steps during training (metrics eval_return, "
+                            "eval_length; the best agent is kept in RUN_DIR/best/); default: at 5 evenly spaced "
+                            "points; 0: never")
     train.add_argument("--eval-every-episodes", type=int, metavar="N",
                        help="episodes per evaluation during training (default 10)")
     train.add_argument("--stop-at", type=float, metavar="RETURN",
@@ -220,7 +221,8 @@ def cmd_train(args) -> None:
                            run_dir=args.run_dir or True, eval_episodes=args.eval_episodes, progress=not args.quiet,
                            threads=args.threads, checkpoint_every=args.checkpoint_every,
                            checkpoint_minutes=args.checkpoint_minutes, exact_resume=args.exact_resume,
-                           workers=args.workers, address=args.address, eval_every=args.eval_every,
+                           workers=args.workers, address=args.address,
+                           eval_every="auto" if args.eval_every is None else args.eval_every,
                            eval_every_episodes=(EVAL_EVERY_EPISODES if args.eval_every_episodes is None
                                                 else args.eval_every_episodes), stop_at=args.stop_at,
                            wrappers=args.wrappers)
@@ -247,6 +249,11 @@ def cmd_train(args) -> None:
 
     for problem in health(agent.metrics, 1.0):
         print(f"health: {problem}")
+    during = agent.during_training
+    if during.get("late_collapse"):
+        print(f"health: late collapse: the final agent scores {ev['mean_return']:.3f}, the best evaluation during "
+              f"training {during['best_eval_return']:.3f} at env step {during['best_eval_step']:,}; that agent is in "
+              f"{agent.run_dir / 'best'} (rung eval {agent.run_dir / 'best'})")
     print(f"run directory: {agent.run_dir}  (metrics.csv, agent, eval.json)")
     if args.plot:
         from rung.plot import plot_runs

@@ -191,11 +191,7 @@ class Rollouts:
         from rung.errors import RungWarning
 
         self.scale_checked = True
-        obs = self.buffer.obs
-        if obs.dtype.names is not None:   # Dict observations: the scale of their vector leaves
-            obs = np.concatenate([obs[name].reshape(*obs.shape, -1) for name in obs.dtype.names
-                                  if obs[name].dtype.kind == "f"] or [np.zeros((*obs.shape, 0), np.float32)], axis=-1)
-        for message in scale_warnings(obs, self.buffer.rewards, self.normalize_obs,
+        for message in scale_warnings(self.buffer.obs, self.buffer.rewards, self.normalize_obs,
                                       self.reward_scaler is not None):
             warnings.warn(message, RungWarning)
 

@@ -21,20 +21,65 @@ Q_RUNAWAY = 10.0          # |mean Q| this many times the largest |episodic retur
 ALPHA_FLOOR = 1e-4        # SAC's temperature below this: the entropy bonus is gone
 ALPHA_CEILING = 100.0     # above this: the entropy bonus drowns the reward
 SATURATION_MAX = 0.9      # fraction of action components at a bound of the box
+COLLAPSE_DROP = 0.2       # the final return below the best evaluation by this fraction of |best|: a late collapse
+PROBE_STEPS = 1000        # random steps that decide normalisation when the config leaves it to rung
+
+
+def scale_problems(obs: np.ndarray, rewards: np.ndarray) -> tuple[str | None, str | None]:
+    """What is badly scaled in a batch of float observations [B, D] and rewards [B]: (the observations'
+    problem, the rewards' problem), None where the scale is fine."""
+    worst = float(max(np.abs(obs.mean(0)).max(), obs.std(0).max())) if obs.size else 0.0
+    largest = float(np.abs(rewards).max()) if rewards.size else 0.0
+    return (f"a component with |mean| or std {worst:.3g} > {SCALE_LIMIT:g}" if worst > SCALE_LIMIT else None,
+            f"|r| = {largest:.3g} > {REWARD_LIMIT:g} per step" if largest > REWARD_LIMIT else None)
+
+
+def float_features(obs: np.ndarray) -> np.ndarray:
+    """The float parts of a batch of observations (structured arrays: their float fields) as [B, D];
+    pixels and category codes have no scale to fix."""
+    if obs.dtype.names is not None:
+        parts = [obs[name].reshape(len(obs), -1) for name in obs.dtype.names if obs[name].dtype.kind == "f"]
+        return np.concatenate(parts, axis=1).astype(np.float64) if parts else np.zeros((len(obs), 0))
+    return obs.reshape(len(obs), -1).astype(np.float64) if obs.dtype.kind == "f" else np.zeros((len(obs), 0))
 
 
 def scale_warnings(obs: np.ndarray, rewards: np.ndarray, normalize_obs: bool, normalize_reward: bool) -> list[str]:
-    """Badly scaled observations or rewards, seen in the first rollout, when normalisation is off."""
+    """Badly scaled observations or rewards, seen in the first rollout ([T, N, ...]), when normalisation is off."""
+    obs_problem, reward_problem = scale_problems(float_features(obs.reshape(-1, *obs.shape[2:])), rewards.reshape(-1))
     problems = []
-    flat = obs.reshape(-1, *obs.shape[2:]).reshape(obs.shape[0] * obs.shape[1], -1).astype(np.float64)
-    worst = float(max(np.abs(flat.mean(0)).max(), flat.std(0).max())) if flat.size else 0.0
-    if not normalize_obs and obs.dtype.kind == "f" and worst > SCALE_LIMIT:   # not pixels, not category codes
-        problems.append(f"observations are badly scaled (a component with |mean| or std {worst:.3g} > {SCALE_LIMIT:g}); "
-                        "try --set normalize_obs=true")
-    largest = float(np.abs(rewards).max()) if rewards.size else 0.0
-    if not normalize_reward and largest > REWARD_LIMIT:
-        problems.append(f"rewards reach |r| = {largest:.3g} > {REWARD_LIMIT:g} per step; try --set normalize_reward=true")
+    if not normalize_obs and obs_problem:
+        problems.append(f"observations are badly scaled ({obs_problem}); try --set normalize_obs=true")
+    if not normalize_reward and reward_problem:
+        problems.append(f"rewards reach {reward_problem}; try --set normalize_reward=true")
     return problems
+
+
+def decide_normalisation(env, seed: int, steps: int = PROBE_STEPS) -> dict[str, dict]:
+    """Whether to normalise observations and rewards, judged from `steps` uniformly random (legal) steps of one
+    copy of the env (the untrained policy acts near-uniformly too): {"normalize_obs": {"value": bool,
+    "why": text}, "normalize_reward": …}, recorded in config.json when rung decided it."""
+    from rung.masks import random_action
+    from rung.observations import pack
+
+    env.action_space.seed(seed)
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(seed=seed)
+    observations, rewards = [], []
+    for _ in range(steps):
+        observations.append(obs)
+        obs, reward, terminated, truncated, info = env.step(random_action(env.action_space, info, rng))
+        rewards.append(reward)
+        if terminated or truncated:
+            obs, info = env.reset()
+    batch = np.stack([pack(o, env.observation_space, batched=False) for o in observations])
+    obs_problem, reward_problem = scale_problems(float_features(batch), np.asarray(rewards, dtype=np.float64))
+    seen = f"in {steps} random steps"
+    return {"normalize_obs": {"value": obs_problem is not None,
+                              "why": f"observations badly scaled {seen} ({obs_problem})" if obs_problem
+                              else f"observations well scaled {seen}"},
+            "normalize_reward": {"value": reward_problem is not None,
+                                 "why": f"rewards large {seen} ({reward_problem})" if reward_problem
+                                 else f"rewards within ±{REWARD_LIMIT:g} per step {seen}"}}
 
 
 def health(rows: list[dict[str, float]], progress: float) -> list[str]:
@@ -61,11 +106,23 @@ def health(rows: list[dict[str, float]], progress: float) -> list[str]:
         problems.append(f"explained_variance {ev:.2f} < 0 after {len(rows)} updates: the critic is not learning; "
                         "check vf_coef, reward scale, or normalise rewards")
     problems += offpolicy_health(rows, last)
+    evals = [row for row in rows if "eval_return" in row]
+    if evals and "eval_return" in last:
+        best = max(evals, key=lambda row: row["eval_return"])
+        if late_collapse(best["eval_return"], last["eval_return"]):
+            problems.append(f"eval_return fell from {best['eval_return']:.4g} at env step {int(best['step']):,} to "
+                            f"{last['eval_return']:.4g}: the policy collapsed; the best agent is kept in best/")
     entropy = last.get("entropy")
     if entropy is not None and entropy < ENTROPY_FLOOR and progress < 0.25 and "alpha" not in last:
         problems.append(f"entropy {entropy:.3f} at {progress:.0%} of the budget: the policy stopped exploring "
                         "early; raise ent_coef or lower lr")
     return problems
+
+
+def late_collapse(best_return: float, final_return: float) -> bool:
+    """The final agent lost much of what the best one during training had: final < best − 0.2·|best|
+    (below 80 % of a positive best; for negative returns, more than 20 % further from zero)."""
+    return final_return < best_return - COLLAPSE_DROP * abs(best_return)
 
 
 def offpolicy_health(rows: list[dict[str, float]], last: dict[str, float]) -> list[str]:

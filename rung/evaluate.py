@@ -14,6 +14,9 @@ from rung.envs import env_id_of, make_env, make_vec_env
 STEP_CAP = 10_000
 # Episodes of each evaluation during training (PeriodicEval), unless the run says otherwise.
 EVAL_EVERY_EPISODES = 10
+# Evaluations during training of a run with a run directory, unless it says otherwise: enough to keep a
+# good agent in best/ when the last updates wreck the policy, few enough to cost little time.
+EVAL_POINTS = 5
 # Episodes run side by side in this many env copies, the agent acting on all of them in one batch.
 MAX_EVAL_ENVS = 100
 

@@ -71,6 +71,16 @@ def random_legal(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argmax(np.where(masks, rng.random(masks.shape), -1.0), axis=1)
 
 
+def random_action(action_space: spaces.Space, info: dict, rng: np.random.Generator):
+    """One env's uniformly random action, among the legal ones when `info` carries a mask."""
+    mask = info.get(KEY) if isinstance(info, dict) else None
+    if mask is None:
+        return action_space.sample()
+    parts = np.split(np.asarray(mask, dtype=bool), np.cumsum(component_sizes(action_space))[:-1])
+    choice = [int(random_legal(part[None], rng)[0]) for part in parts]
+    return choice[0] if isinstance(action_space, spaces.Discrete) else np.array(choice, dtype=action_space.dtype)
+
+
 def mask_logits(logits, masks):
     """Logits [B, K] with the illegal entries at the most negative float: their probability is 0 and
     the softmax, log π and the entropy stay finite (−∞ would give 0 · ∞ = NaN in the entropy)."""

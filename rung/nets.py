@@ -391,6 +391,16 @@ class LeafNorms(nn.Module):
         return Leaves({**obs, **{name: norm(obs[name]) for name, norm in zip(self.names, self.norms)}})
 
 
+def initial_log_std(action_space: spaces.Box, log_std_init: float) -> torch.Tensor:
+    """log σ in the unit box for an initial σ = e^log_std_init in the env's own units (as Stable-Baselines3
+    starts), capped at the box: σ_unit = σ_env / max(1, half-width). A box of ±100 around targets within
+    ±2 then starts exploring ±1, not ±100; a box of ±1 or narrower is unchanged."""
+    half_width = np.ones(action_space.shape, np.float64)
+    if np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high)):
+        half_width = (action_space.high.astype(np.float64) - action_space.low) / 2
+    return torch.as_tensor(log_std_init - np.log(np.maximum(half_width.reshape(-1), 1.0)), dtype=torch.float32)
+
+
 class ActorCritic(nn.Module):
     """π_θ(a|s) and V(s): an actor head and a critic head on one shared body, or on two separate bodies.
 
@@ -428,7 +438,7 @@ class ActorCritic(nn.Module):
         self.binary = isinstance(action_space, spaces.MultiBinary)
         self.actor = nn.Linear(features, sum(self.action_dims))
         self.critic = nn.Linear(features, 1)
-        self.log_std = nn.Parameter(torch.full((self.action_dims[0],), log_std_init)) if self.continuous else None
+        self.log_std = nn.Parameter(initial_log_std(action_space, log_std_init)) if self.continuous else None
         if ortho:  # SB3 / CleanRL: √2 for bodies, 0.01 for the policy head (near-uniform start), 1 for V
             orthogonal_init(self.body, math.sqrt(2))
             if self.encoder is not None:

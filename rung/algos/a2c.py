@@ -31,7 +31,7 @@ from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
 from rung.observations import as_tensor
 from rung.optim import Adam, RMSprop
-from rung.returns import gae
+from rung.returns import gae, normalize_advantages
 
 NAME = "a2c"
 SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot), or a Dict / Tuple of these; "
@@ -57,10 +57,13 @@ class Config:
     net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body")
     activation: str = param("tanh", "activation of the MLP body", choices=("tanh", "relu"))
     shared_body: bool = param(True, "actor and critic share one body (False: two bodies)")
-    log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    log_std_init: float = param(0.0, "initial log σ of the Gaussian policy in the env's action units (Box actions; "
+                                            "capped at the box: rung.nets.initial_log_std)")
     ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
-    normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
-    normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
+    normalize_obs: bool | None = param(None, "normalise observations by running mean/std (saved with the agent); "
+                                             "None: on if 1,000 random steps find them badly scaled (config.json says)")
+    normalize_reward: bool | None = param(None, "divide rewards by the running std of the discounted return; None: on "
+                                                "if 1,000 random steps see |r| > 100 (config.json says)")
     recurrent: bool = param(False, "an LSTM between the encoder and the MLP body, for partially observed envs")
     lstm_size: int = param(64, "hidden units of the LSTM (recurrent: true)", 1)
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
@@ -128,7 +131,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
         adv = torch.from_numpy(advantages.reshape(-1))[keep]
         if config.normalize_advantage and len(adv) > 1:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            adv = normalize_advantages(adv, float(np.sqrt(np.mean(np.square(returns[buffer.valid])))))
         # REINFORCE's −E[log π(a|s)·w] with w = A
         policy_loss, stats = policy_gradient_loss(dist.log_prob(actions), adv)
         v_loss = value_loss(values, torch.from_numpy(returns.reshape(-1))[keep])

@@ -10,7 +10,8 @@ Advantages A_t by GAE(λ) (rung.returns.gae), returns G = A + V. Each rollout is
 Implementation details (those of Stable-Baselines3 / CleanRL unless said):
 - N envs × `n_steps` per rollout; next-step autoreset's reset steps are excluded from every loss;
 - terminated: no bootstrap; truncated: GAE bootstraps from V(final obs);
-- advantages normalised per minibatch (`normalize_advantage`); optional value clipping (`clip_value`);
+- advantages normalised per minibatch (`normalize_advantage`), but never stretched past a hundredth of the
+  returns' scale (rung.returns.normalize_advantages: no late collapse); optional value clipping (`clip_value`);
 - learning rate and ε anneal linearly to `lr_final` / `clip_eps_final` when those are set;
 - global gradient-norm clipping; Adam (eps 1e-5); optional early stop of the epochs when the
   approximate KL (k3) of a minibatch exceeds `target_kl`;
@@ -41,7 +42,7 @@ from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
 from rung.observations import as_tensor, one_batch, unsupported
 from rung.optim import Adam
-from rung.returns import gae
+from rung.returns import gae, normalize_advantages
 from rung.runs import AGENT_FILE, write_json
 
 NAME = "ppo"
@@ -72,10 +73,13 @@ class Config:
     net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP bodies")
     activation: str = param("tanh", "activation of the MLP bodies", choices=("tanh", "relu"))
     shared_body: bool = param(False, "actor and critic share one body (else two bodies, as SB3's MlpPolicy)")
-    log_std_init: float = param(0.0, "initial log σ of the Gaussian policy (Box actions)")
+    log_std_init: float = param(0.0, "initial log σ of the Gaussian policy in the env's action units (Box actions; "
+                                            "capped at the box: rung.nets.initial_log_std)")
     ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
-    normalize_obs: bool = param(False, "normalise observations by running mean/std (saved with the agent)")
-    normalize_reward: bool = param(False, "divide rewards by the running std of the discounted return")
+    normalize_obs: bool | None = param(None, "normalise observations by running mean/std (saved with the agent); "
+                                             "None: on if 1,000 random steps find them badly scaled (config.json says)")
+    normalize_reward: bool | None = param(None, "divide rewards by the running std of the discounted return; None: on "
+                                                "if 1,000 random steps see |r| > 100 (config.json says)")
     recurrent: bool = param(False, "an LSTM between the encoder and the MLP bodies, for partially observed envs; minibatches "
                                    "are whole env rollouts (batch_size // n_steps envs each)")
     lstm_size: int = param(64, "hidden units of the LSTM (recurrent: true)", 1)
@@ -270,12 +274,13 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         b_adv = torch.from_numpy(advantages.reshape(-1)[keep])
         b_returns = torch.from_numpy(returns.reshape(-1)[keep])
         b_masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1)[keep])
+        returns_rms = float(np.sqrt(np.mean(np.square(returns[buffer.valid]))))
         totals, count, stop = {}, 0, False
         for _ in range(config.n_epochs):
             for idx, (dist, values) in minibatches(policy, buffer, b_obs, b_masks, config.batch_size, rng):
                 adv = b_adv[idx]
                 if config.normalize_advantage and len(idx) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    adv = normalize_advantages(adv, returns_rms)
                 policy_loss, stats = clipped_surrogate_loss(dist.log_prob(b_actions[idx]), b_logp[idx], adv, clip_eps)
                 v_loss = value_loss(values, b_values[idx], b_returns[idx], config.clip_value)
                 entropy = dist.entropy().mean()

@@ -33,7 +33,7 @@ from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
 from rung.observations import as_tensor
 from rung.optim import Adam
-from rung.returns import discounted_returns
+from rung.returns import discounted_returns, normalize_advantages
 
 NAME = "reinforce"
 SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-hot), or a Dict / Tuple of these; "
@@ -115,7 +115,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         logp = dist.log_prob(actions).view(T, n)[mask]                              # [B]
         weights = returns[mask] - (values[mask].detach() if config.baseline else 0.0)  # G or G − V(s)
         if config.normalize_returns and len(weights) > 1:
-            weights = (weights - weights.mean()) / (weights.std() + 1e-8)
+            weights = normalize_advantages(weights, float(returns[mask].pow(2).mean().sqrt()))
         loss, stats = policy_gradient_loss(logp, weights)
         entropy = dist.entropy().view(T, n)[mask].mean()
         loss = loss - config.ent_coef * entropy

@@ -1,6 +1,7 @@
 """An env or a learner going wrong mid-run: a one-line error naming what and when, exit code 2, and
 the run's last checkpoint still loadable (and resumable once the cause is fixed)."""
 
+import json
 import textwrap
 
 import pytest
@@ -93,13 +94,20 @@ def test_a_failing_env_or_learner_stops_with_a_message_and_keeps_the_checkpoint(
     assert 0 < meta["step"] < 1700  # a boundary before the failure (≈ 1,500 env steps plus resets)
 
 
-def test_badly_scaled_observations_and_rewards_warn_when_normalisation_is_off(cli, tmp_path, envs_file):
+def test_badly_scaled_observations_and_rewards_turn_normalisation_on_unless_it_is_set_off(cli, tmp_path, envs_file):
+    """Left to rung, normalisation is decided from random steps and config.json says what and why; set
+    off by the user, the first rollout's scale check warns instead."""
     proc = cli("train", "ppo", f"{envs_file}:Unscaled", "--steps", "512", "--set", "n_envs=2", "n_steps=128",
                "--run-dir", tmp_path / "run", "--quiet", "--eval-episodes", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "rung: warning: observations are badly scaled" in proc.stderr and "normalize_obs=true" in proc.stderr
-    assert "rung: warning: rewards reach |r| = 1e+03" in proc.stderr and "normalize_reward=true" in proc.stderr
-    quiet = cli("train", "ppo", f"{envs_file}:Unscaled", "--steps", "512", "--set", "n_envs=2", "n_steps=128",
-                "normalize_obs=true", "normalize_reward=true", "--run-dir", tmp_path / "run2", "--quiet",
-                "--eval-episodes", "1", cwd=tmp_path)
-    assert "badly scaled" not in quiet.stderr and "rewards reach" not in quiet.stderr
+    assert "badly scaled" not in proc.stderr and "rewards reach" not in proc.stderr
+    record = json.loads((tmp_path / "run/config.json").read_text())
+    assert record["config"]["normalize_obs"] is True and record["config"]["normalize_reward"] is True
+    assert record["decided"]["normalize_obs"]["why"].startswith("observations badly scaled in 1000 random steps")
+    assert "|r| = 1e+03 > 100" in record["decided"]["normalize_reward"]["why"]
+    off = cli("train", "ppo", f"{envs_file}:Unscaled", "--steps", "512", "--set", "n_envs=2", "n_steps=128",
+              "normalize_obs=false", "normalize_reward=false", "--run-dir", tmp_path / "run2", "--quiet",
+              "--eval-episodes", "1", cwd=tmp_path)
+    assert "rung: warning: observations are badly scaled" in off.stderr and "normalize_obs=true" in off.stderr
+    assert "rung: warning: rewards reach |r| = 1e+03" in off.stderr and "normalize_reward=true" in off.stderr
+    assert json.loads((tmp_path / "run2/config.json").read_text())["decided"] == {}

@@ -69,8 +69,8 @@ def test_reaching_the_target_stops_training(cli, tmp_path):
 
 
 def test_bad_periodic_settings_are_one_line_errors(cli, tmp_path):
-    for args, message in ((("--stop-at", "1"), "give --eval-every STEPS too"),
-                          (("--eval-every", "0"), "eval_every must be a positive integer"),
+    for args, message in ((("--stop-at", "1", "--eval-every", "0"), "give --eval-every STEPS too"),
+                          (("--eval-every", "-5"), "eval_every must be a positive integer"),
                           (("--eval-every", "100", "--eval-every-episodes", "0"), "eval_every_episodes must be")):
         proc = cli("train", "qlearning", "FrozenLake-v1", "--steps", "1000", *args, "--run-dir", tmp_path / "r")
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr

@@ -82,7 +82,7 @@ def test_checkpoints_do_not_disturb_a_run_by_default(tmp_path):
     steps as in memory with none (only `exact_resume` restarts episodes at checkpoints)."""
     config = {"n_envs": 4, "n_steps": 64}
     rung.train("ppo", "CartPole-v1", steps=8192, seed=1, config=config, run_dir=tmp_path / "run",
-               checkpoint_every=1024, eval_episodes=2)
+               checkpoint_every=1024, eval_episodes=2, eval_every=0)
     in_memory = rung.train("ppo", "CartPole-v1", steps=8192, seed=1, config=config, eval_episodes=2)
     strip = [{k: v for k, v in row.items() if k not in WALL_CLOCK} for row in in_memory.metrics]
     assert learning_rows(tmp_path / "run") == strip
