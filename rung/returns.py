@@ -58,5 +58,5 @@ def normalize_advantages(advantages, returns_rms: float):
     against the returns' root-mean-square, a spread that small stays small."""
     floor = max(ADVANTAGE_FLOOR * returns_rms, 1e-8)
     spread = advantages.std()
-    return (advantages - advantages.mean()) / (spread if spread > floor else floor)
+    return (advantages - advantages.mean()) / max(floor, spread)
 
