@@ -5,8 +5,8 @@
 
 Every task is an env of rung.testbed (none has a preset) with a step budget and a success threshold
 on the final greedy evaluation. Each (library, algorithm, task, seed) trains with the library's
-defaults and no flags, is evaluated greedily 10 times during training (10 episodes each) and once at
-the end (`final_episodes`), all through rung.evaluate so both libraries are judged alike. A late
+defaults and no flags, is evaluated greedily 10 times during training (`periodic_episodes` each) and
+once at the end (`final_episodes`), all through rung.evaluate so both libraries are judged alike. A late
 collapse is a final return below the best evaluation seen by more than 20 % of the spread between the
 task's floor and that best (for negative returns "80 % of the best" is meaningless). SB3 gets
 MlpPolicy, MultiInputPolicy for Dict observations; its NatureCNN refuses 16 × 16 images, so PixelSide
@@ -20,7 +20,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ class Task:
     success: float      # final mean return at or above this is a success
     floor: float        # a return any policy gets (random or worse): the bottom of the collapse scale
     final_episodes: int = 100
+    periodic_episodes: int = 10   # per evaluation during training
 
 
 TASKS = {
@@ -51,7 +51,8 @@ TASKS = {
     "ScaledObsCartPole": Task("ScaledObsCartPole", 100_000, 475.0, 0.0),
     "ScaledRewardCartPole": Task("ScaledRewardCartPole", 100_000, 475_000.0, 0.0),
     "NoisyCartPole": Task("NoisyCartPole", 100_000, 450.0, 0.0),
-    "Bandit": Task("Bandit", 20_000, 0.85, 0.0, final_episodes=2_000),
+    # one noisy pull per episode: 10 of them would make the best evaluation a lucky draw (std 0.32)
+    "Bandit": Task("Bandit", 20_000, 0.85, 0.0, final_episodes=2_000, periodic_episodes=500),
     "PixelSide": Task("PixelSide", 50_000, 9.0, -10.0),
     "DictGoal": Task("DictGoal", 50_000, 9.0, 0.0),
     "PointMass": Task("PointMass", 50_000, -1.5, -30.0),
@@ -86,7 +87,7 @@ def train_rung(algo: str, task: Task, seed: int) -> tuple[list[float], float]:
     import rung
 
     agent = rung.train(algo, env_id(task), steps=task.steps, seed=seed, eval_every=task.steps // 10,
-                       eval_episodes=task.final_episodes)
+                       eval_every_episodes=task.periodic_episodes, eval_episodes=task.final_episodes)
     evals = [row["eval_return"] for row in agent.metrics if "eval_return" in row]
     return evals, agent.eval["mean_return"]
 
@@ -96,7 +97,7 @@ def train_sb3(algo: str, task: Task, seed: int) -> tuple[list[float], float]:
     from gymnasium import spaces
 
     from rung.envs import make_env
-    from rung.evaluate import EVAL_EVERY_EPISODES, evaluate
+    from rung.evaluate import evaluate
 
     env = make_env(env_id(task))
     policy = "MultiInputPolicy" if isinstance(env.observation_space, spaces.Dict) else "MlpPolicy"
@@ -104,7 +105,7 @@ def train_sb3(algo: str, task: Task, seed: int) -> tuple[list[float], float]:
     agent, evals = SB3Agent(model, env_id(task)), []
     for _ in range(10):   # the same ten evaluation points as rung's eval_every = steps // 10
         model.learn(task.steps // 10, reset_num_timesteps=False)
-        evals.append(evaluate(agent, EVAL_EVERY_EPISODES, seed + 200_000)["mean_return"])
+        evals.append(evaluate(agent, task.periodic_episodes, seed + 200_000)["mean_return"])
     return evals, evaluate(agent, task.final_episodes, seed + 100_000)["mean_return"]
 
 
@@ -173,8 +174,10 @@ def table() -> str:
 
 def write_docs(text: str) -> None:
     docs = DOCS.read_text()
-    command = "python benchmarks/unseen.py " + " ".join(sys.argv[1:])
-    block = f"{SECTION}\n\nProduced by `{command}` from benchmarks/results/unseen.jsonl.\n\n{text}\n"
+    block = (f"{SECTION}\n\nEach (library, algorithm, task, seed) run by `python benchmarks/unseen.py --algos ALGO "
+             f"--seeds 0-4` (rung.testbed's envs, defaults and no flags for both libraries; success and late collapse "
+             f"as in the script's docstring), one line each in benchmarks/results/unseen.jsonl; this table by "
+             f"`python benchmarks/unseen.py --table`.\n\n{text}\n")
     if SECTION in docs:
         head, _, rest = docs.partition(SECTION)
         tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
