@@ -45,18 +45,19 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, termin
     return advantages, advantages + values
 
 
-# Advantages whose spread is under this fraction of the returns' scale are not stretched to unit spread.
+# Advantages whose spread is under this fraction of the returns' spread are not stretched to unit spread.
 ADVANTAGE_FLOOR = 0.01
 
 
-def normalize_advantages(advantages, returns_rms: float):
-    """Â = (A − mean A) / max(std A, 0.01·RMS(G), 1e-8)  (NumPy arrays or torch tensors).
+def normalize_advantages(advantages, returns_std: float):
+    """Â = (A − mean A) / max(std A, 0.01·std G, 1e-8)  (NumPy arrays or torch tensors).
 
     Plain normalisation divides by std A alone: once the critic is nearly perfect, the advantages of a
     converged policy are tiny residuals, and dividing by their tiny std turns them into ±1 noise that
-    the following epochs follow out of the optimum (the late collapse of a solved task). Measured
-    against the returns' root-mean-square, a spread that small stays small."""
-    floor = max(ADVANTAGE_FLOOR * returns_rms, 1e-8)
+    the following epochs follow out of the optimum (the late collapse of a solved task). The floor is
+    reached only when V explains all but 10⁻⁴ of the returns' variance (std A < 0.01·std G); it is
+    measured against the spread of the returns, not their size, so a constant offset in the rewards
+    (Pendulum's are all negative) leaves it alone."""
+    floor = max(ADVANTAGE_FLOOR * returns_std, 1e-8)
     spread = advantages.std()
     return (advantages - advantages.mean()) / max(floor, spread)
-

@@ -131,7 +131,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
         adv = torch.from_numpy(advantages.reshape(-1))[keep]
         if config.normalize_advantage and len(adv) > 1:
-            adv = normalize_advantages(adv, float(np.sqrt(np.mean(np.square(returns[buffer.valid])))))
+            adv = normalize_advantages(adv, float(np.std(returns[buffer.valid])))
         # REINFORCE's −E[log π(a|s)·w] with w = A
         policy_loss, stats = policy_gradient_loss(dist.log_prob(actions), adv)
         v_loss = value_loss(values, torch.from_numpy(returns.reshape(-1))[keep])

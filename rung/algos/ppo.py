@@ -10,8 +10,8 @@ Advantages A_t by GAE(λ) (rung.returns.gae), returns G = A + V. Each rollout is
 Implementation details (those of Stable-Baselines3 / CleanRL unless said):
 - N envs × `n_steps` per rollout; next-step autoreset's reset steps are excluded from every loss;
 - terminated: no bootstrap; truncated: GAE bootstraps from V(final obs);
-- advantages normalised per minibatch (`normalize_advantage`), but never stretched past a hundredth of the
-  returns' scale (rung.returns.normalize_advantages: no late collapse); optional value clipping (`clip_value`);
+- advantages normalised per minibatch (`normalize_advantage`), but not stretched once their spread is under a
+  hundredth of the returns' (rung.returns.normalize_advantages: no late collapse); optional value clipping (`clip_value`);
 - learning rate and ε anneal linearly to `lr_final` / `clip_eps_final` when those are set;
 - global gradient-norm clipping; Adam (eps 1e-5); optional early stop of the epochs when the
   approximate KL (k3) of a minibatch exceeds `target_kl`;
@@ -274,13 +274,13 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         b_adv = torch.from_numpy(advantages.reshape(-1)[keep])
         b_returns = torch.from_numpy(returns.reshape(-1)[keep])
         b_masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1)[keep])
-        returns_rms = float(np.sqrt(np.mean(np.square(returns[buffer.valid]))))
+        returns_std = float(np.std(returns[buffer.valid]))
         totals, count, stop = {}, 0, False
         for _ in range(config.n_epochs):
             for idx, (dist, values) in minibatches(policy, buffer, b_obs, b_masks, config.batch_size, rng):
                 adv = b_adv[idx]
                 if config.normalize_advantage and len(idx) > 1:
-                    adv = normalize_advantages(adv, returns_rms)
+                    adv = normalize_advantages(adv, returns_std)
                 policy_loss, stats = clipped_surrogate_loss(dist.log_prob(b_actions[idx]), b_logp[idx], adv, clip_eps)
                 v_loss = value_loss(values, b_values[idx], b_returns[idx], config.clip_value)
                 entropy = dist.entropy().mean()

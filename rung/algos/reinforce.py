@@ -115,7 +115,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         logp = dist.log_prob(actions).view(T, n)[mask]                              # [B]
         weights = returns[mask] - (values[mask].detach() if config.baseline else 0.0)  # G or G − V(s)
         if config.normalize_returns and len(weights) > 1:
-            weights = normalize_advantages(weights, float(returns[mask].pow(2).mean().sqrt()))
+            weights = normalize_advantages(weights, float(returns[mask].std()))
         loss, stats = policy_gradient_loss(logp, weights)
         entropy = dist.entropy().view(T, n)[mask].mean()
         loss = loss - config.ent_coef * entropy

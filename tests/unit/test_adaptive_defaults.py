@@ -15,16 +15,16 @@ from rung.testbed import AsymmetricReach, Corridor, LongCorridor, PointMass
 
 def test_a_spread_advantage_batch_is_normalised_as_usual():
     adv = torch.tensor([1.0, -1.0, 3.0, -3.0])
-    out = normalize_advantages(adv, returns_rms=10.0)      # std 2.58 ≫ floor 0.1
+    out = normalize_advantages(adv, returns_std=10.0)      # std 2.58 ≫ floor 0.1
     torch.testing.assert_close(out, (adv - adv.mean()) / adv.std())
 
 
 def test_a_near_constant_batch_is_not_stretched_into_noise():
     adv = torch.tensor([1e-4, -1e-4, 2e-4, -2e-4])        # a perfect critic's residuals
-    out = normalize_advantages(adv, returns_rms=1.0)       # floor 0.01
+    out = normalize_advantages(adv, returns_std=1.0)       # floor 0.01
     torch.testing.assert_close(out, adv / 0.01)
     assert out.abs().max() < 0.03                          # plain normalisation: ±1.2
-    zero = normalize_advantages(torch.zeros(3), returns_rms=0.0)
+    zero = normalize_advantages(torch.zeros(3), returns_std=0.0)
     assert torch.equal(zero, torch.zeros(3))               # no division by zero
 
 
