@@ -56,7 +56,8 @@ class Config:
     optimizer: str = param("rmsprop", "rmsprop (α 0.99, ε 1e-5, as SB3) or adam", choices=("rmsprop", "adam"))
     net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP body")
     activation: str = param("tanh", "activation of the MLP body", choices=("tanh", "relu"))
-    shared_body: bool = param(True, "actor and critic share one body (False: two bodies)")
+    shared_body: bool = param(False, "actor and critic share one body (the seed's picture; presets use it where it "
+                                     "measured better) or have two, as SB3's MlpPolicy")
     log_std_init: float = param(0.0, "initial log σ of the Gaussian policy in the env's action units (Box actions; "
                                             "capped at the box: rung.nets.initial_log_std)")
     ortho_init: bool = param(True, "orthogonal initialisation (gains √2 bodies, 0.01 actor, 1 critic), as SB3")
