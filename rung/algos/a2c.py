@@ -8,7 +8,8 @@ replaced by the advantage, which the critic V(s) makes far less noisy; the criti
 on the bootstrapped return G = A + V. One gradient step per rollout of `n_steps` × N envs.
 
 Implementation details (Stable-Baselines3's defaults):
-- actor and critic share one body by default (`shared_body`), two heads;
+- actor and critic have two bodies by default, or share one (`shared_body`, the seed's picture; the
+  default presets of CartPole, Acrobot and MountainCar do), two heads either way;
 - advantages by GAE with λ = `gae_lambda` (1.0: n-step returns), bootstrapping from V(final obs) on
   truncation only; no advantage normalisation unless `normalize_advantage`;
 - RMSprop (α 0.99, ε 1e-5) as in SB3, or Adam; global gradient-norm clipping 0.5.
