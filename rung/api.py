@@ -157,7 +157,7 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
         if settings.threads is None:   # recorded in config.json, so that a resumed run keeps it
             settings.threads = default_threads(probe.observation_space)
         if not reason:
-            decide_from_env(settings, probe)
+            decide_defaults(settings, module, probe)
     if reason:
         others = [a for a in algos_supporting(probe) if a != algo]
         can = f"; algorithms that can: {', '.join(others)}" if others else "; no rung algorithm handles it yet"
@@ -255,18 +255,23 @@ def collapse_record(rows: list[dict], final_return: float) -> dict:
             "late_collapse": late_collapse(best["eval_return"], final_return)}
 
 
-def decide_from_env(settings: RunSettings, env) -> None:
-    """Config fields left at None for rung to decide (normalisation) get their values from a probe of the
-    env; settings.decided keeps each value and why, for config.json."""
+def decide_defaults(settings: RunSettings, module, env) -> None:
+    """Config fields left at None for rung to decide get their values from a probe of the env
+    (normalisation) or from the budget (the algorithm's `decide_from_budget`, e.g. DQN's target
+    update interval); settings.decided keeps each value and why, for config.json."""
     from rung.diagnostics import decide_normalisation
 
+    decided = {}
     undecided = [name for name in ("normalize_obs", "normalize_reward")
                  if hasattr(settings.config, name) and getattr(settings.config, name) is None]
-    if not undecided:
-        return
-    decisions = decide_normalisation(Guarded(env, settings.env_id), settings.seed)
-    settings.decided = {name: decisions[name] for name in undecided}
-    settings.config = dataclasses.replace(settings.config, **{name: decisions[name]["value"] for name in undecided})
+    if undecided:
+        decisions = decide_normalisation(Guarded(env, settings.env_id), settings.seed)
+        decided.update({name: decisions[name] for name in undecided})
+    if hasattr(module, "decide_from_budget"):
+        decided.update(module.decide_from_budget(settings.config, settings.steps))
+    if decided:
+        settings.decided = decided
+        settings.config = dataclasses.replace(settings.config, **{name: d["value"] for name, d in decided.items()})
 
 
 def run_record(settings: RunSettings) -> dict:

@@ -14,7 +14,9 @@ Implementation details, with Stable-Baselines3's meanings so that its configs ca
 - actions are uniformly random while fewer than `learning_starts` env steps were taken, and updates
   start once more than `learning_starts` were;
 - every `train_freq` vector steps, `gradient_steps` updates (−1: one per env transition collected);
-- every `target_update_interval` env steps, θ⁻ ← τ·θ + (1 − τ)·θ⁻ (τ = 1 is a hard copy);
+- every `target_update_interval` env steps, θ⁻ ← τ·θ + (1 − τ)·θ⁻ (τ = 1 is a hard copy); left unset,
+  it is a fraction of the budget (SB3's fixed 10,000 means no target update before 10k steps, so a
+  30k-step run on a sparse task has its reward propagate through θ⁻ twice);
 - ε decays linearly from `epsilon` to `epsilon_final` over `exploration_fraction` of the budget;
 - the global gradient norm is clipped to `max_grad_norm`; Adam, its step size decaying linearly from
   `lr` to `lr_final` when that is set (not in SB3's DQN, which keeps it constant by default).
@@ -57,6 +59,7 @@ SPACES = ("obs: Box (vectors, or uint8 images with a CNN sized to them), Discret
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
 TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets
+TARGET_UPDATE_FRACTION = 1 / 200  # of the budget, the default target_update_interval (rl-zoo3's: 1/400 – 1/200)
 
 
 @dataclass
@@ -70,7 +73,8 @@ class Config:
     gamma: float = param(0.99, "discount factor γ", 0, 1)
     train_freq: int = param(4, "vector steps between bursts of gradient steps", 1)
     gradient_steps: int = param(1, "gradient steps per burst (-1: one per env transition collected)", -1)
-    target_update_interval: int = param(10_000, "env steps between target-network updates", 1)
+    target_update_interval: int | None = param(None, "env steps between target-network updates (None: "
+                                               "TARGET_UPDATE_FRACTION of the budget, at most 10,000)", 1)
     epsilon: float = param(1.0, "exploration rate ε at the start", 0, 1)
     epsilon_final: float = param(0.05, "exploration rate ε after the decay", 0, 1)
     exploration_fraction: float = param(0.1, "fraction of the budget over which ε decays", 0, 1)
@@ -105,6 +109,22 @@ def check(config: Config, steps: int) -> list[str]:
         return [f"learning_starts={config.learning_starts:,} is more than half of the {steps:,}-step budget: "
                 f"most of the run is random play"]
     return []
+
+
+def target_update_interval(config: Config, steps: int) -> int:
+    """The configured interval, or TARGET_UPDATE_FRACTION of the budget capped at SB3's 10,000."""
+    if config.target_update_interval is not None:
+        return config.target_update_interval
+    return min(max(int(steps * TARGET_UPDATE_FRACTION), 1), 10_000)
+
+
+def decide_from_budget(config: Config, steps: int) -> dict[str, dict]:
+    """Values rung chooses for the fields left at None, with why (config.json's `decided`)."""
+    if config.target_update_interval is not None:
+        return {}
+    value = target_update_interval(config, steps)
+    return {"target_update_interval": {"value": value, "why": f"{TARGET_UPDATE_FRACTION:.2%} of the {steps:,}-step "
+                                                              f"budget (at most 10,000)"}}
 
 
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
@@ -239,7 +259,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
     flat, target_flat = FlatParameters(q_net), FlatParameters(target_net)
     optimizer = Adam(flat.param, lr=config.lr)
     buffer = ReplayBuffer(min(config.buffer_size, steps), n, *layout(obs_space))
-    target_every = max(config.target_update_interval // n, 1)
+    target_every = max(target_update_interval(config, steps) // n, 1)
     lr_final = config.lr if config.lr_final is None else config.lr_final
     counters = {"next_log": logger.every, "update_stats": {}}
     state = {"q_net": q_net, "target_net": target_net, "optimizer": optimizer, "rng": rng, "episodes": env.episodes,

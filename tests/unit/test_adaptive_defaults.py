@@ -76,3 +76,20 @@ def test_the_testbeds_stated_optima():
     assert reach.target_high[0] == pytest.approx(reach.action_space.high[0] - 0.1)
     heading = [scripted_return(PointMass(), lambda obs: np.clip(-obs, -1, 1), seed)[0] for seed in range(200)]
     assert np.mean(heading) == pytest.approx(-0.52, abs=0.01)
+
+
+def test_dqn_target_update_interval_is_a_fraction_of_the_budget(tmp_path):
+    import json
+
+    import rung
+
+    rung.train("dqn", "rung.testbed:Corridor", steps=2_000, run_dir=tmp_path / "auto", eval_every=0, eval_episodes=1)
+    record = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert record["config"]["target_update_interval"] == 10 == record["decided"]["target_update_interval"]["value"]
+    rung.train("dqn", "rung.testbed:Corridor", steps=2_000, run_dir=tmp_path / "set", eval_every=0, eval_episodes=1,
+               config={"target_update_interval": 70})
+    record = json.loads((tmp_path / "set" / "config.json").read_text())
+    assert record["config"]["target_update_interval"] == 70 and "target_update_interval" not in record["decided"]
+    big = rung.api.resolve("dqn", "rung.testbed:Corridor", steps=10_000_000)
+    rung.api.decide_defaults(big, rung.algos.get_algo("dqn"), None)
+    assert big.config.target_update_interval == 10_000   # SB3's value caps it
