@@ -73,6 +73,13 @@ class HFCausalLM(nn.Module):
         mask = torch.ones_like(ids) if attention_mask is None else attention_mask.long()
         return self.model(input_ids=ids, attention_mask=mask, position_ids=positions_from(mask)).logits
 
+    def next_logits(self, new_ids: torch.Tensor, attention_mask: torch.Tensor, cache=None) -> tuple[torch.Tensor, object]:
+        """rung.rlhf.model.CausalLM.next_logits with the model's own cache."""
+        mask = attention_mask.long()
+        out = self.model(input_ids=new_ids, attention_mask=mask, position_ids=positions_from(mask)[:, -new_ids.shape[1]:],
+                         cache=cache, use_cache=True)
+        return out.logits[:, -1], out.cache
+
     def with_scalar_head(self) -> "HFScalarModel":
         return HFScalarModel(copy.deepcopy(self.model.base_model), self.context)
 

@@ -26,6 +26,11 @@ class CausalLM(Protocol):
     def __call__(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits [B, T, V] (a scalar head gives [B, T])."""
 
+    def next_logits(self, new_ids: torch.Tensor, attention_mask: torch.Tensor, cache=None) -> tuple[torch.Tensor, object]:
+        """Generation with a key/value cache: the logits after the last of `new_ids` [B, V] and the cache
+        to pass with the next tokens. `new_ids` [B, T_new] follow the tokens the cache has seen (none
+        when `cache` is None); `attention_mask` [B, T_seen + T_new] covers them all."""
+
     def with_scalar_head(self) -> "CausalLM":
         """A copy of the transformer with a fresh scalar head: reward and value models."""
 
@@ -60,16 +65,24 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(config.d_model, 4 * config.d_model), nn.GELU(),
                                  nn.Linear(4 * config.d_model, config.d_model))
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None,
+                past: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple]:
+        """x [B, T, D] are the newest T tokens; `past` the keys and values [B, H, S, D/H] of the S before
+        them, `attention_mask` [B, S + T] all of them. Returns x and the keys and values of all S + T."""
         B, T, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(D, dim=-1)                                     # [B, T, D] each
         q, k, v = (t.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2) for t in (q, k, v))  # [B, H, T, D/H]
-        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()                  # [T, T]
-        mask = causal if attention_mask is None else causal & attention_mask[:, None, None, :].bool()  # [B, 1, T, T]
-        mask = mask | torch.eye(T, dtype=torch.bool, device=x.device)  # a padding query sees itself, not nothing
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)            # [B, H, S + T, D/H]
+        S = k.shape[2] - T
+        causal = torch.ones(T, S + T, dtype=torch.bool, device=x.device).tril(S)             # query i sees keys ≤ S + i
+        mask = causal if attention_mask is None else causal & attention_mask[:, None, None, :].bool()  # [B, 1, T, S + T]
+        itself = torch.zeros_like(causal)
+        itself[:, S:] = torch.eye(T, dtype=torch.bool, device=x.device)
+        mask = mask | itself                                   # a padding query sees itself, not nothing
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)                  # [B, H, T, D/H]
         x = x + self.proj(attended.transpose(1, 2).reshape(B, T, D))
-        return x + self.mlp(self.ln2(x))
+        return x + self.mlp(self.ln2(x)), (k, v)
 
 
 class GPT(nn.Module):
@@ -99,15 +112,32 @@ class GPT(nn.Module):
         return self.config.context
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        B, T = ids.shape
-        positions = torch.arange(T, device=ids.device) if attention_mask is None else positions_from(attention_mask)
-        x = self.tokens(ids) + self.positions(positions)                                    # [B, T, D]
-        for block in self.blocks:
-            x = block(x, attention_mask)
-        x = self.ln(x)
+        x, _ = self.transformer(ids, attention_mask)
         if self.scalar is not None:
             return self.scalar(x).squeeze(-1)                                                # [B, T]
         return x @ self.tokens.weight.T                                                      # [B, T, V]
+
+    def next_logits(self, new_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    cache: list[tuple] | None = None) -> tuple[torch.Tensor, list[tuple]]:
+        """rung.rlhf.model.CausalLM.next_logits; the cache is each block's keys and values."""
+        x, cache = self.transformer(new_ids, attention_mask, cache)
+        return x[:, -1] @ self.tokens.weight.T, cache                                      # [B, V]
+
+    def transformer(self, ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                    cache: list[tuple] | None = None) -> tuple[torch.Tensor, list[tuple]]:
+        """The final hidden states [B, T, D] of `ids` [B, T] (the newest tokens when `cache` holds the
+        blocks' keys and values of those before), and the cache extended by them."""
+        T = ids.shape[1]
+        if attention_mask is None:
+            positions = torch.arange(T, device=ids.device)
+        else:
+            positions = positions_from(attention_mask)[:, -T:]
+        x = self.tokens(ids) + self.positions(positions)                                    # [B, T, D]
+        new_cache = []
+        for block, past in zip(self.blocks, cache or [None] * len(self.blocks)):
+            x, keys_values = block(x, attention_mask, past)
+            new_cache.append(keys_values)
+        return self.ln(x), new_cache
 
     def with_scalar_head(self) -> "GPT":
         """A scalar-head GPT with this one's transformer weights (reward and value models start here)."""

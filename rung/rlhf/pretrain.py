@@ -63,14 +63,17 @@ def generate(model: CausalLM, tokenizer: Tokenizer, prompt_ids: torch.Tensor, ma
              temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Sample a completion of every prompt [N, P] (left-padded, `left_pad`): ids [N, T] with <pad>
     after each sequence's <eos>. A sequence that reaches the length limit ends without <eos>."""
-    ids = prompt_ids
+    ids, new_ids, cache = prompt_ids, prompt_ids, None
     done = torch.zeros(len(ids), dtype=torch.bool)
     for _ in range(min(max_new_tokens, model.context - ids.shape[1])):
-        logits = model(ids, ids != tokenizer.pad_id)[:, -1] / temperature                   # [N, V]
+        # with the key/value cache only the newest token goes through the model (the whole prompt at first)
+        logits, cache = model.next_logits(new_ids, ids != tokenizer.pad_id, cache)
+        logits = logits / temperature                                                        # [N, V]
         logits[:, tokenizer.pad_id] = float("-inf")
         next_ids = torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)  # [N]
         next_ids = torch.where(done, torch.full_like(next_ids, tokenizer.pad_id), next_ids)
-        ids = torch.cat([ids, next_ids[:, None]], dim=1)
+        new_ids = next_ids[:, None]
+        ids = torch.cat([ids, new_ids], dim=1)
         done |= next_ids == tokenizer.eos_id
         if done.all():
             break

@@ -13,6 +13,7 @@ transformers = pytest.importorskip("transformers")
 from rung.rlhf import critic_free, hf, ppo  # noqa: E402
 from rung.rlhf.data import corpus  # noqa: E402
 from rung.rlhf.pretrain import left_pad  # noqa: E402
+from tests.unit.test_rlhf_model import check_cached_generation  # noqa: E402
 
 END = "<|endoftext|>"
 
@@ -49,6 +50,11 @@ def test_wrapping_adds_a_pad_token_and_left_padding_changes_no_log_prob():
         torch.testing.assert_close(logp[row, -len(sequence) + 1:], expected, atol=1e-5, rtol=1e-4)
     # dropout is off: two forwards agree (PPO's first ratio must be exactly 1)
     torch.testing.assert_close(ppo.token_logprobs(policy, ids, ids != tok.pad_id)[0], logp)
+
+
+def test_generation_with_the_models_own_cache_is_generation_without_it():
+    policy, tok = hf.wrap(*tiny_gpt2())
+    check_cached_generation(policy, tok, ["the movie", "", "the food was not very good"], 24)
 
 
 def test_grpo_on_a_hugging_face_policy_raises_its_reward():
