@@ -27,6 +27,7 @@ RLHF_EXAMPLES = """stages, each a run directory with summary.json:
   rung rlhf reward --policy runs/rl/base --run-dir runs/rl/rm --label-noise 0.1
   rung rlhf ppo --policy runs/rl/base --reward-model runs/rl/rm --run-dir runs/rl/ppo --set adaptive_kl=true
   rung rlhf best-of-n --policy runs/rl/base --reward-model runs/rl/rm --n 64 --run-dir runs/rl/bon
+  rung rlhf dpo --policy runs/rl/base --run-dir runs/rl/dpo --set beta=0.1
   rung rlhf pretrain --task arithmetic --run-dir runs/rl/adder
   rung rlhf grpo --policy runs/rl/adder --run-dir runs/rl/adder-grpo --set updates=150 group_size=8 lr=1e-3
   rung rlhf pretrain --model path/to/hf-model --run-dir runs/rl/sft     # any AutoModelForCausalLM ('rung[hf]')
@@ -124,7 +125,8 @@ def build_parser() -> Parser:
                                        "(see docs/rlhf.md)", epilog=RLHF_EXAMPLES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     rlhf_sub = rlhf.add_subparsers(dest="rlhf_command", required=True, parser_class=Parser)
-    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-16, PPO, GRPO and RLOO; print the table")
+    demo = rlhf_sub.add_parser("demo", help="pretrain, reward model, best-of-16, PPO, GRPO, RLOO and DPO; print the "
+                                                "table")
     stage = rlhf_sub.add_parser("pretrain", help="the base policy: a fresh GPT, or fine-tuning of a Hugging Face model")
     stage.add_argument("--task", default="reviews", help="reviews (default) or arithmetic (a verifiable reward)")
     stage.add_argument("--model", metavar="HF_DIR", help="a Hugging Face model directory (model and tokenizer) "
@@ -141,6 +143,16 @@ def build_parser() -> Parser:
     stage.add_argument("--policy", required=True, metavar="DIR")
     stage.add_argument("--reward-model", required=True, metavar="DIR")
     stage.add_argument("--n", type=int, default=16, help="samples per prompt (default 16)")
+    stages.append(stage)
+    stage = rlhf_sub.add_parser("dpo", help="DPO: the policy trained on the reward stage's preference pairs, no "
+                                            "reward model (Rafailov et al. 2023)")
+    stage.add_argument("--policy", required=True, metavar="DIR", help="the policy to start from (also π_ref)")
+    stage.add_argument("--reward-model", metavar="DIR", help="a reward model to score the result with (proxy "
+                                                             "columns only; DPO does not use it)")
+    stage.add_argument("--pairs", type=int, default=6000, help="training pairs (default 6000: the reward stage's)")
+    stage.add_argument("--label-noise", type=float, default=0.0, help="fraction of labels flipped (default 0)")
+    stage.add_argument("--set", dest="overrides", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
+                       help="config fields, e.g. beta=0.05 epochs=4 lr=1e-4")
     stages.append(stage)
     for method, what in (("ppo", "PPO with a KL penalty and a value model"), ("grpo", "GRPO: group-relative "
                          "advantages, k3 KL in the loss"), ("rloo", "RLOO: REINFORCE with a leave-one-out baseline")):
@@ -347,6 +359,10 @@ def cmd_rlhf(args) -> None:
         elif args.rlhf_command == "best-of-n":
             pipeline.require_reviews(args.policy, "best-of-n")
             pipeline.best_of_n_stage(run_dir, policy, tokenizer, reward_model, args.n, args.seed)
+        elif args.rlhf_command == "dpo":
+            pipeline.require_reviews(args.policy, "dpo")
+            pipeline.dpo_stage(run_dir, policy, tokenizer, reward_model, args.seed, args.pairs, args.label_noise,
+                               parse_assignments(args.overrides, "--set"), say=say)
         else:
             pipeline.optimise_stage(run_dir, args.rlhf_command, policy, tokenizer, reward_model,
                                     pipeline.task_of(args.policy), args.seed,

@@ -6,7 +6,11 @@ Setup: rung.rlhf's review language. A base policy, a reward model trained on gol
 preferences of its samples, then
 - PPO for many updates with β = 0 (no KL penalty), a small fixed β, and the adaptive KL controller,
   logging per update the proxy score, the gold score of the same samples, and KL(π‖π_ref);
-- best-of-n against the proxy for n = 1 … 256 (KL = log n − (n − 1)/n, no training).
+- best-of-n against the proxy for n = 1 … 256 (KL = log n − (n − 1)/n, no training);
+- DPO on the reward model's own preference pairs, no reward model, for β from 1 down to 0.01 and
+  several epochs: the gold score, KL and the accuracy of its implicit reward β·log π/π_ref on
+  held-out gold pairs after each epoch. DPO has no proxy to run up, but its implicit reward is one:
+  with small β the policy keeps moving to widen the margins long after the gold score has peaked.
 
 Gao et al.'s functional forms for the gold gain R over the base policy, with d = √KL:
     best-of-n:  R(d) = d (α − β d)          RL:  R(d) = d (α − β log d)
@@ -21,7 +25,7 @@ import numpy as np
 import torch
 
 from rung.lab.common import claim, figure, save_figure
-from rung.rlhf import critic_free, ppo
+from rung.rlhf import critic_free, dpo, ppo
 from rung.rlhf.data import corpus
 from rung.rlhf.gold import gold_scores
 from rung.rlhf.pretrain import generate, pretrain
@@ -68,13 +72,44 @@ def best_of_n_curve(base, reward, tokenizer, ns: list[int], prompts: int, seed: 
     return out
 
 
+def dpo_curve(base, tokenizer, pairs, heldout, beta: float, epochs: int, seed: int) -> dict:
+    """DPO from `base` at this β: gold, KL, grammatical fraction and implicit-reward accuracy on the
+    held-out pairs at the start and after each epoch."""
+    curve = {"epoch": [], "gold": [], "kl": [], "grammatical": [], "implicit_accuracy": []}
+
+    def record(epoch, policy):
+        result = ppo.evaluate_policy(policy, base, None, tokenizer, n=128)
+        for key, value in (("epoch", epoch), ("gold", result["gold"]), ("kl", result["kl"]),
+                           ("grammatical", result["grammatical"]),
+                           ("implicit_accuracy", dpo.implicit_accuracy(policy, base, tokenizer, heldout, beta))):
+            curve[key].append(value)
+    record(0, base)
+    dpo.train(base, tokenizer, pairs, dpo.DPOConfig(beta=beta, epochs=epochs, seed=seed), after_epoch=record)
+    return curve
+
+
+def dpo_claim(dpo_runs: dict, epochs: int) -> dict:
+    """The smallest β ends with less gold than the largest, after a gold peak it has left behind,
+    while its implicit reward still ranks held-out gold pairs better than chance."""
+    small, large = min(dpo_runs), max(dpo_runs)
+    end = {beta: float(np.mean([r["gold"][-1] for r in rs])) for beta, rs in dpo_runs.items()}
+    peak = float(np.mean([max(r["gold"]) for r in dpo_runs[small]]))
+    accuracy = float(np.mean([r["implicit_accuracy"][-1] for r in dpo_runs[small]]))
+    kl = {beta: float(np.mean([r["kl"][-1] for r in rs])) for beta, rs in dpo_runs.items()}
+    return claim(f"DPO over-optimises as β shrinks: after {epochs} epochs the gold score at β = {small:g} is below "
+                 f"β = {large:g}'s and below its own peak, while its implicit reward still ranks held-out gold "
+                 f"pairs better than chance", end[small] < end[large] and end[small] < peak - 0.1 and accuracy > 0.5,
+                 gold_end=end, gold_peak_small_beta=peak, implicit_accuracy_small_beta=accuracy, kl_end=kl)
+
+
 def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
     tokenizer = WordTokenizer()
     torch.manual_seed(0)
     base, _ = pretrain(corpus(5000, seed=0), tokenizer, steps=300 if quick else 600, seed=0)
     pairs = preference_pairs(base, tokenizer, 2000 if quick else 6000, seed=1)
     reward_model, _ = train_reward_model(base, tokenizer, pairs, seed=0)
-    accuracy = pairwise_accuracy(reward_model, tokenizer, preference_pairs(base, tokenizer, 500, seed=2))
+    heldout = preference_pairs(base, tokenizer, 500, seed=2)
+    accuracy = pairwise_accuracy(reward_model, tokenizer, heldout)
     reward = model_reward(reward_model, tokenizer)
 
     updates = 15 if quick else 120
@@ -89,6 +124,10 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
             runs[name].append({"proxy": [r["objective/scores"] for r in history], "gold": [r["gold/mean"] for r in history],
                                "kl": [max(r["objective/kl"], 0.0) for r in history], "samples": [r["sample"] for r in history]})
 
+    betas, epochs = ([1.0, 0.01], 2) if quick else ([1.0, 0.1, 0.01], 6)
+    dpo_runs = {beta: [dpo_curve(base, tokenizer, pairs, heldout, beta, epochs, seed) for seed in range(seeds)]
+                for beta in betas}
+
     ns = [1, 2, 4, 8, 16] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
     bon = best_of_n_curve(base, reward, tokenizer, ns, 32 if quick else 128, seed=3)
     bon_d = np.sqrt(np.array(bon["kl"]))
@@ -102,6 +141,7 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
     rl_d = np.sqrt(np.array(hack["kl"]))
     rl_fit = fit(rl_d, np.array(hack["gold"]) - hack["gold"][0], "rl")
     numbers = {"reward_model_accuracy": accuracy, "updates": updates, "settings": settings, "runs": runs,
+               "dpo": {"epochs": epochs, "runs": {str(beta): rs for beta, rs in dpo_runs.items()}},
                "best_of_n": bon, "fit_best_of_n": bon_fit, "fit_rl_beta0": rl_fit,
                "beta0": {"gold_start": float(hack["gold"][0]), "gold_peak": float(gold_smooth[peak]), "gold_peak_update": peak,
                          "gold_end": float(gold_smooth[-1]), "proxy_at_peak": float(proxy_smooth[peak]),
@@ -119,9 +159,10 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
         claim("…and keeps more of the gold: the final gold score is higher with β = 0.05 than with β = 0",
               final_gold["beta=0.05"] > final_gold["beta=0"], final_gold=final_gold),
         claim("Best-of-n follows Gao et al.'s form R(d) = d(α − βd) (R² ≥ 0.8)", bon_fit["r2"] >= 0.8, **bon_fit),
+        dpo_claim(dpo_runs, epochs),
     ]
 
-    fig, axes = figure(1, 3)
+    fig, axes = figure(1, 4)
     for i, (name, rs) in enumerate(runs.items()):
         for j, r in enumerate(rs):
             x = np.sqrt(np.array(r["kl"]))
@@ -140,6 +181,12 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
     axes[0].set(title="gold score during PPO (moving avg.)", xlabel="update", ylim=(-1.05, 1))
     axes[1].set(title="proxy (reward model) score during PPO", xlabel="update")
     axes[2].set(title="gold vs d = √KL", xlabel="√KL(π‖π_ref)", ylabel="gold score", ylim=(-1.05, 1))
+    for i, (beta, rs) in enumerate(dpo_runs.items()):
+        for j, r in enumerate(rs):
+            axes[3].plot(np.sqrt(np.maximum(r["kl"], 0.0)), r["gold"], "o-", ms=3, color=f"C{i + 3}",
+                         alpha=1 if j == 0 else 0.4, label=f"DPO β = {beta:g}" if j == 0 else None)
+    axes[3].set(title=f"DPO: gold vs √KL, epochs 0…{epochs}", xlabel="√KL(π‖π_ref)", ylabel="gold score",
+                ylim=(-1.05, 1))
     for ax in axes:
         ax.legend(fontsize=6)
     return numbers, claims, [save_figure(fig, out, "reward_hacking.png")]

@@ -6,6 +6,10 @@ runs one, `rung rlhf demo` runs them all:
     reward       preference pairs labelled by the gold judge (optional label noise) → reward model;
                  summary: heldout_accuracy against gold labels
     best-of-n    no training; summary: gold, proxy, kl (closed form)
+    dpo          the policy trained on the reward stage's preference pairs (same seed, same pairs), no
+                 reward model; metrics.csv and tb/ per step; summary: gold_before, gold_after, kl,
+                 grammatical, implicit_accuracy (its implicit reward on 1,000 held-out gold pairs), and
+                 proxy_before / proxy_after when a reward model is given to score it
     ppo, grpo, rloo
                  the policy, metrics.csv (TRL's names) and TensorBoard events (tb/) as it runs,
                  samples.jsonl (a completion every 5 updates); summary: gold_before, gold_after,
@@ -28,7 +32,7 @@ import torch
 
 from rung.config import build
 from rung.errors import RungError
-from rung.rlhf import arithmetic, critic_free, ppo
+from rung.rlhf import arithmetic, critic_free, dpo, ppo
 from rung.rlhf.data import corpus, is_grammatical
 from rung.rlhf.gold import gold_scores
 from rung.rlhf.model import MODEL_JSON, GPT, CausalLM, GPTConfig
@@ -93,7 +97,7 @@ class StageLog:
         for key, value in numbers.items():
             if key != "update":
                 self.tb.add_scalar(key, value, update)
-        if update % self.sample_every == 0:
+        if "sample" in row and update % self.sample_every == 0:
             with open(self.directory / "samples.jsonl", "a") as f:
                 f.write(json.dumps({"update": update, "sample": row["sample"]}) + "\n")
             self.tb.add_text("sample", row["sample"], update)
@@ -136,7 +140,8 @@ def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, st
 
 def require_reviews(policy_dir: str | Path, stage: str) -> None:
     if task_of(policy_dir) != "reviews":
-        raise RungError(f"{stage} needs a reward model, and {policy_dir} is a {task_of(policy_dir)} policy "
+        raise RungError(f"{stage} works on the reviews task (gold-labelled preferences), and {policy_dir} is a "
+                        f"{task_of(policy_dir)} policy "
                         "(its reward is exact: use grpo, rloo or ppo without --reward-model)")
 
 
@@ -164,6 +169,42 @@ def best_of_n_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer,
     summary = {"task": "reviews", "n": n, "gold": float(gold_scores(best).mean()), "proxy": float(reward(best).mean()),
                "kl": critic_free.best_of_n_kl(n), "grammatical": float(np.mean([is_grammatical(t) for t in best])),
                "samples": best[:4]}
+    write_json(directory / "summary.json", summary)
+    return summary
+
+
+def dpo_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, reward_model: CausalLM | None = None,
+              seed: int = 0, pairs: int = 6000, label_noise: float = 0.0, overrides: dict | None = None,
+              say=None) -> dict:
+    """DPO from `policy` (also π_ref) on the preference pairs the reward stage trains on (the same
+    `pairs`, `label_noise` and seed give the same pairs). `reward_model`, if given, only scores the
+    result (the proxy columns). `overrides` set fields of DPOConfig."""
+    directory = create_run_dir(run_dir)
+    config = build(dpo.DPOConfig, {"seed": seed, **(overrides or {})})
+    train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
+    log = StageLog(directory)
+
+    def log_step(row: dict) -> None:
+        log({"update": row["step"], **{k: v for k, v in row.items() if k != "step"}})
+        if say and row["step"] % 50 == 0:
+            say(f"  step {row['step']:>4}  loss {row['loss']:.3f}  margin {row['rewards/margins']:+.3f}  "
+                f"accuracy {row['rewards/accuracies']:.2f}")
+    try:
+        trained, _ = dpo.train(policy, tokenizer, train_pairs, config, log=log_step)
+    finally:
+        log.close()
+    save_model(trained, tokenizer, directory)
+    reward = model_reward(reward_model, tokenizer) if reward_model is not None else None
+    before = ppo.evaluate_policy(policy, policy, reward, tokenizer)
+    after = ppo.evaluate_policy(trained, policy, reward, tokenizer)
+    heldout = preference_pairs(policy, tokenizer, 1000, seed=seed + 2)
+    summary = {"task": "reviews", "method": "dpo", "gold_before": before["gold"], "gold_after": after["gold"],
+               "kl": after["kl"], "grammatical": after["grammatical"],
+               "implicit_accuracy": dpo.implicit_accuracy(trained, policy, tokenizer, heldout, config.beta)}
+    if reward is not None:
+        summary.update(proxy_before=before["proxy"], proxy_after=after["proxy"])
+    summary.update(samples_before=before["samples"], samples=after["samples"], pairs=pairs, label_noise=label_noise,
+                   config=vars(config))
     write_json(directory / "summary.json", summary)
     return summary
 
@@ -218,7 +259,7 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
 
 def demo(run_dir: str | Path, seed: int = 0, say=print) -> list[dict]:
     """Every stage in order, one run directory each under `run_dir`; returns the table's rows: base,
-    best-of-16, PPO, GRPO and RLOO with gold and proxy scores on held-out prompts, KL and a sample."""
+    best-of-16, PPO, GRPO, RLOO and DPO with gold and proxy scores on held-out prompts, KL and a sample."""
     root = create_run_dir(run_dir)
     say("pretraining the base policy …")
     base, tokenizer = pretrain_stage(root / "base", seed=seed)
@@ -236,5 +277,9 @@ def demo(run_dir: str | Path, seed: int = 0, say=print) -> list[dict]:
         summary = optimise_stage(root / method, method, base, tokenizer, reward_model, seed=seed)
         rows.append({"policy": method.upper(), "gold": summary["gold_after"], "proxy": summary["proxy_after"],
                      "kl": summary["kl"], "sample": summary["samples"][0]})
+    say("DPO on the reward model's preference pairs …")
+    summary = dpo_stage(root / "dpo", base, tokenizer, reward_model, seed=seed)
+    rows.append({"policy": "DPO", "gold": summary["gold_after"], "proxy": summary["proxy_after"], "kl": summary["kl"],
+                 "sample": summary["samples"][0]})
     write_json(root / "summary.json", {"table": rows})
     return rows

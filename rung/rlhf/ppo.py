@@ -125,17 +125,17 @@ def sample_with_kl(policy: CausalLM, reference: CausalLM, tokenizer: Tokenizer, 
     return tokenizer.decode_batch(ids), ((logp - logp_ref) * response).sum(1)
 
 
-def evaluate_policy(policy: CausalLM, reference: CausalLM, reward: Reward, tokenizer: Tokenizer, n: int = 256,
+def evaluate_policy(policy: CausalLM, reference: CausalLM, reward: Reward | None, tokenizer: Tokenizer, n: int = 256,
                     seed: int = 1234, max_new_tokens: int = 16) -> dict:
-    """On held-out review prompts: mean gold and proxy (reward-model) scores, KL(π‖π_ref) per
-    response, the grammatical fraction, and a few sample texts."""
+    """On held-out review prompts: mean gold and proxy (reward-model; None without one) scores,
+    KL(π‖π_ref) per response, the grammatical fraction, and a few sample texts."""
     from rung.rlhf.data import is_grammatical
 
     prompt_ids = review_prompts(tokenizer, HELDOUT_NOUNS)(random.Random(seed), n)
     texts, kl = sample_with_kl(policy, reference, tokenizer, prompt_ids, max_new_tokens,
                                torch.Generator().manual_seed(seed))
     gold = gold_scores(texts)
-    return {"gold": float(gold.mean()), "gold_max": float(gold.max()), "proxy": float(reward(texts).mean()),
+    return {"gold": float(gold.mean()), "gold_max": float(gold.max()), "proxy": float(reward(texts).mean()) if reward else None,
             "kl": float(kl.mean()), "grammatical": float(np.mean([is_grammatical(t) for t in texts])),
             "samples": texts[:4]}
 

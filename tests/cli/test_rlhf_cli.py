@@ -27,7 +27,8 @@ def test_stage_mistakes_are_one_line_errors(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     cases = [
         (("rlhf", "ppo", "--policy", tmp_path / "nowhere"), "holds no model"),
-        (("rlhf", "reward", "--policy", tmp_path / "adder"), "needs a reward model"),
+        (("rlhf", "reward", "--policy", tmp_path / "adder"), "works on the reviews task"),
+        (("rlhf", "dpo", "--policy", tmp_path / "adder"), "works on the reviews task"),
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--reward-model", tmp_path / "adder"), "exact reward"),
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--set", "beta_typo=1"), "unknown config key"),
         (("rlhf", "pretrain", "--task", "poetry"), "unknown task"),

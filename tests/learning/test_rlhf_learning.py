@@ -9,9 +9,9 @@ gold gain 0.23–0.32, grammatical 0.914–0.984. GRPO at its old β = 0.05 fell
 
 import pytest
 
-from rung.rlhf import critic_free, ppo
+from rung.rlhf import critic_free, dpo, ppo
 from rung.rlhf.pretrain import pretrain
-from rung.rlhf.reward import model_reward
+from rung.rlhf.reward import model_reward, preference_pairs
 from rung.rlhf.tokenizer import WordTokenizer
 from tests.conftest import learning_seeds, review_models, threads_option
 
@@ -50,6 +50,22 @@ def test_critic_free_methods_raise_the_gold_score(base_and_reward_model, method,
     expect("grammatical fraction", after["grammatical"], ">=", 0.9)
 
 
+def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(base_and_reward_model, expect):
+    """DPO's defaults (β 0.1, 2 epochs) on the 6,000 pairs the reward model was trained on."""
+    seed, base, _, reward = base_and_reward_model
+    before = ppo.evaluate_policy(base, base, reward, TOK)
+    pairs = preference_pairs(base, TOK, 6000, seed=seed + 1)
+    policy, history = dpo.train(base, TOK, pairs, dpo.DPOConfig(seed=seed))
+    after = ppo.evaluate_policy(policy, base, reward, TOK)
+    heldout = preference_pairs(base, TOK, 1000, seed=seed + 2)
+    expect("gold gain", after["gold"] - before["gold"], ">", 0.15)
+    expect("KL per response", after["kl"], "<", 5.0)
+    expect("implicit reward accuracy on held-out pairs", dpo.implicit_accuracy(policy, base, TOK, heldout, 0.1),
+           ">", 0.6)
+    expect("grammatical fraction", after["grammatical"], ">=", 0.7)
+    assert history[-1]["rewards/margins"] > history[0]["rewards/margins"]
+
+
 @pytest.mark.parametrize("seed", learning_seeds(0))
 def test_grpo_with_a_verifiable_reward_learns_to_add(seed, expect):
     """Base policy pretrained on sums that are right only 30 % of the time; GRPO with the exact reward
@@ -72,7 +88,7 @@ def test_rlhf_demo_writes_a_run_directory_per_stage_and_prints_the_table(cli, tm
 
     proc = cli("rlhf", "demo", "--run-dir", tmp_path / "demo", "--seed", seed, *threads_option(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    for policy in ("base", "best-of-16", "PPO", "GRPO", "RLOO"):
+    for policy in ("base", "best-of-16", "PPO", "GRPO", "RLOO", "DPO"):
         assert any(line.startswith(policy) for line in proc.stdout.splitlines()), proc.stdout
     summary = json.loads((tmp_path / "demo/reward_model/summary.json").read_text())
     expect("reward model's held-out accuracy", summary["heldout_accuracy"], ">=", 0.85)
@@ -85,3 +101,8 @@ def test_rlhf_demo_writes_a_run_directory_per_stage_and_prints_the_table(cli, tm
         assert {"update", "objective/kl", "objective/scores"} <= set(header)
         samples = [json.loads(line) for line in (tmp_path / f"demo/{stage}/samples.jsonl").read_text().splitlines()]
         assert [s["update"] for s in samples] == list(range(0, 40, 5)) and all(s["sample"] for s in samples)
+    summary = json.loads((tmp_path / "demo/dpo/summary.json").read_text())
+    expect("dpo: gold gain", summary["gold_after"] - summary["gold_before"], ">", 0)
+    assert {"proxy_after", "implicit_accuracy", "kl"} <= summary.keys()
+    header = (tmp_path / "demo/dpo/metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"update", "loss", "rewards/margins", "rewards/accuracies"} <= set(header)
