@@ -163,6 +163,9 @@ def build_parser() -> Parser:
         stage.add_argument("--set", dest="overrides", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
                            help="config fields, e.g. beta=0.1 adaptive_kl=true updates=80")
         stages.append(stage)
+    for stage in stages[-4:]:   # dpo, ppo, grpo, rloo
+        stage.add_argument("--lora", nargs="+", metavar="KEY=VALUE", help="train LoRA adapters of a Hugging Face "
+                           "policy instead of all its weights ('rung[lora]'): r=RANK [alpha=ALPHA, default 2·r]")
     for stage in stages:
         stage.add_argument("--run-dir", help="where to write (default runs/rlhf-STAGE-sSEED-TIME)")
         stage.add_argument("--seed", type=int, default=0)
@@ -351,6 +354,13 @@ def cmd_rlhf(args) -> None:
         pipeline.pretrain_stage(run_dir, args.task, args.seed, args.steps, args.lr, args.model)
     else:
         policy, tokenizer = pipeline.load_model(args.policy)
+        if getattr(args, "lora", None):
+            from rung.rlhf import hf
+
+            lora = parse_assignments(args.lora, "--lora")
+            if "r" not in lora or set(lora) - {"r", "alpha"}:
+                raise RungError(f"--lora takes r=RANK and optionally alpha=ALPHA, got {' '.join(args.lora)}")
+            policy = hf.with_lora(policy, **lora)
         reward_model_dir = getattr(args, "reward_model", None)
         reward_model = pipeline.load_model(reward_model_dir)[0] if reward_model_dir else None
         if args.rlhf_command == "reward":

@@ -14,7 +14,6 @@ For each prompt, G responses y_1..y_G with rewards R_i:
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from rung.algos.ppo import clipped_surrogate_loss
 from rung.algos.reinforce import policy_gradient_loss
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import CausalLM
+from rung.rlhf.model import CausalLM, policy_and_reference, trainable
 from rung.rlhf.ppo import PromptSampler, kl_estimates, response_layout, review_prompts, token_logprobs
 from rung.rlhf.pretrain import generate
 from rung.rlhf.reward import Reward
@@ -81,8 +80,8 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
     gives n left-padded prompts (default: the review prompts); `judge` is only logged (gold/mean)."""
     torch.manual_seed(config.seed)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
-    reference, policy = policy, copy.deepcopy(policy)
-    flat = FlatParameters(policy)
+    policy, reference = policy_and_reference(policy)
+    flat = FlatParameters(trainable(policy))
     optimizer = Adam(flat.param, config.lr, eps=1e-5)
     P, G, history = config.prompts_per_update, config.group_size, []
     prompt_sampler = prompt_sampler or review_prompts(tokenizer)

@@ -17,7 +17,6 @@ Metrics use TRL's names (rewards/chosen, rewards/rejected, rewards/margins, rewa
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import CausalLM
+from rung.rlhf.model import CausalLM, policy_and_reference, trainable
 from rung.rlhf.ppo import token_logprobs
 from rung.rlhf.pretrain import pad
 from rung.rlhf.tokenizer import Tokenizer
@@ -85,13 +84,13 @@ def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], 
     is called after each pass over the pairs (epoch counted from 1)."""
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    reference, policy = policy, copy.deepcopy(policy)
+    policy, reference = policy_and_reference(policy)
     with torch.no_grad():
         ref_chosen = torch.cat([sequence_logprobs(reference, tokenizer, [c for c, _ in chunk])
                                 for chunk in batches(pairs, 256)])
         ref_rejected = torch.cat([sequence_logprobs(reference, tokenizer, [r for _, r in chunk])
                                   for chunk in batches(pairs, 256)])
-    flat = FlatParameters(policy)
+    flat = FlatParameters(trainable(policy))
     optimizer = Adam(flat.param, lr=config.lr)
     steps_per_epoch = len(pairs) // config.batch_size
     total, history = config.epochs * steps_per_epoch, []

@@ -6,6 +6,7 @@ Shapes: B batch, T tokens, D model width, H heads, V vocabulary.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,34 @@ class CausalLM(Protocol):
         """A copy of the transformer with a fresh scalar head: reward and value models."""
 
     def save(self, directory: str | Path) -> None: ...
+
+
+def policy_and_reference(policy: CausalLM) -> tuple[CausalLM, CausalLM]:
+    """(the policy to train, π_ref). A LoRA policy (rung.rlhf.hf.LoRACausalLM) trains its adapters in
+    place and π_ref is the same weights with the adapters off; any other policy trains a copy and stays
+    π_ref itself."""
+    if hasattr(policy, "without_adapters"):
+        return policy, reference_of(policy)
+    return copy.deepcopy(policy), policy
+
+
+def reference_of(policy: CausalLM) -> CausalLM:
+    """π_ref of a policy handed to a trainer, the same before and after training: the policy itself
+    (trainers train a copy), or for a LoRA policy its weights with the adapters off."""
+    return policy.without_adapters() if hasattr(policy, "without_adapters") else policy
+
+
+def value_model_for(policy: CausalLM, reference: CausalLM, start: CausalLM | None = None) -> CausalLM:
+    """V for PPO: a copy of `start` (the reward model, as InstructGPT) or the reference's transformer with a
+    fresh scalar head; for a LoRA policy, a scalar head on its own trunk (no second copy of the weights)."""
+    if hasattr(policy, "value_model"):
+        return policy.value_model()
+    return copy.deepcopy(start) if start is not None else reference.with_scalar_head()
+
+
+def trainable(model: nn.Module) -> nn.Module:
+    """What the optimiser updates: the model, or only its adapters (and head) when it has them."""
+    return model.trainable() if hasattr(model, "trainable") else model
 
 
 @dataclass

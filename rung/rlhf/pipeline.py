@@ -17,7 +17,8 @@ runs one, `rung rlhf demo` runs them all:
                  arithmetic task (exact reward, no reward model), accuracy_before, accuracy_after, kl
 
 Models are saved as rung's GPT (model.json, model.safetensors, words.json) or in Hugging Face's
-layout (config.json, model.safetensors, tokenizer files); `load_model` reads either.
+layout (config.json, model.safetensors, tokenizer files; a LoRA stage: the adapters, and the policy with
+them merged in under merged/); `load_model` reads either.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rung.errors import RungError
 from rung.rlhf import arithmetic, critic_free, dpo, ppo
 from rung.rlhf.data import corpus, is_grammatical
 from rung.rlhf.gold import gold_scores
-from rung.rlhf.model import MODEL_JSON, GPT, CausalLM, GPTConfig
+from rung.rlhf.model import MODEL_JSON, GPT, CausalLM, GPTConfig, reference_of
 from rung.rlhf.pretrain import pretrain, sample
 from rung.rlhf.reward import model_reward, pairwise_accuracy, preference_pairs, train_reward_model
 from rung.rlhf.tokenizer import Tokenizer, WordTokenizer
@@ -55,7 +56,7 @@ def load_model(directory: str | Path) -> tuple[CausalLM, Tokenizer]:
     directory = Path(directory)
     if (directory / MODEL_JSON).is_file():
         return GPT.load(directory), WordTokenizer.load(directory)
-    if (directory / "config.json").is_file():
+    if is_hugging_face(directory):
         from rung.rlhf import hf
 
         return hf.load(directory)
@@ -63,9 +64,10 @@ def load_model(directory: str | Path) -> tuple[CausalLM, Tokenizer]:
 
 
 def is_hugging_face(directory: str | Path | None) -> bool:
-    """Whether a stage directory holds a Hugging Face model (its config.json) rather than rung's GPT."""
+    """Whether a stage directory holds a Hugging Face model (its config.json, or a LoRA stage's
+    adapter_config.json) rather than rung's GPT."""
     return directory is not None and not (Path(directory) / MODEL_JSON).is_file() \
-        and (Path(directory) / "config.json").is_file()
+        and any((Path(directory) / name).is_file() for name in ("config.json", "adapter_config.json"))
 
 
 def task_of(directory: str | Path) -> str:
@@ -195,12 +197,13 @@ def dpo_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, rewar
         log.close()
     save_model(trained, tokenizer, directory)
     reward = model_reward(reward_model, tokenizer) if reward_model is not None else None
-    before = ppo.evaluate_policy(policy, policy, reward, tokenizer)
-    after = ppo.evaluate_policy(trained, policy, reward, tokenizer)
-    heldout = preference_pairs(policy, tokenizer, 1000, seed=seed + 2)
+    reference = reference_of(policy)
+    before = ppo.evaluate_policy(reference, reference, reward, tokenizer)
+    after = ppo.evaluate_policy(trained, reference, reward, tokenizer)
+    heldout = preference_pairs(reference, tokenizer, 1000, seed=seed + 2)
     summary = {"task": "reviews", "method": "dpo", "gold_before": before["gold"], "gold_after": after["gold"],
                "kl": after["kl"], "grammatical": after["grammatical"],
-               "implicit_accuracy": dpo.implicit_accuracy(trained, policy, tokenizer, heldout, config.beta)}
+               "implicit_accuracy": dpo.implicit_accuracy(trained, reference, tokenizer, heldout, config.beta)}
     if reward is not None:
         summary.update(proxy_before=before["proxy"], proxy_after=after["proxy"])
     summary.update(samples_before=before["samples"], samples=after["samples"], pairs=pairs, label_noise=label_noise,
@@ -241,16 +244,17 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
     finally:
         log.close()
     save_model(trained, tokenizer, directory)
+    reference = reference_of(policy)
     if task == "reviews":
-        before = ppo.evaluate_policy(policy, policy, reward, tokenizer)
-        after = ppo.evaluate_policy(trained, policy, reward, tokenizer)
+        before = ppo.evaluate_policy(reference, reference, reward, tokenizer)
+        after = ppo.evaluate_policy(trained, reference, reward, tokenizer)
         summary = {"gold_before": before["gold"], "gold_after": after["gold"], "proxy_before": before["proxy"],
                    "proxy_after": after["proxy"], "kl": after["kl"], "grammatical": after["grammatical"],
                    "samples_before": before["samples"], "samples": after["samples"]}
     else:
         prompt_ids = prompt_sampler(random.Random(99), 500)
-        _, kl = ppo.sample_with_kl(trained, policy, tokenizer, prompt_ids, 8, torch.Generator().manual_seed(99))
-        summary = {"accuracy_before": arithmetic.accuracy(policy, tokenizer),
+        _, kl = ppo.sample_with_kl(trained, reference, tokenizer, prompt_ids, 8, torch.Generator().manual_seed(99))
+        summary = {"accuracy_before": arithmetic.accuracy(reference, tokenizer),
                    "accuracy_after": arithmetic.accuracy(trained, tokenizer), "kl": float(kl.mean())}
     summary = {"task": task, "method": method, **summary, "config": vars(config)}
     write_json(directory / "summary.json", summary)

@@ -13,7 +13,6 @@ model) gives V. β is fixed, or follows the adaptive controller (AdaptiveKL). Me
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from rung.optim import Adam
 from rung.returns import gae
 from rung.rlhf.data import NOUNS
 from rung.rlhf.gold import gold_scores
-from rung.rlhf.model import CausalLM
+from rung.rlhf.model import CausalLM, policy_and_reference, trainable, value_model_for
 from rung.rlhf.pretrain import generate, left_pad
 from rung.rlhf.reward import Reward
 from rung.rlhf.tokenizer import Tokenizer
@@ -149,11 +148,10 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
     gold judge, never optimised) is only logged, as gold/mean: proxy and gold side by side."""
     torch.manual_seed(config.seed)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
-    reference = policy
-    policy = copy.deepcopy(reference)
-    value_model = copy.deepcopy(value_model) if value_model is not None else reference.with_scalar_head()
+    policy, reference = policy_and_reference(policy)
+    value_model = value_model_for(policy, reference, value_model)
     prompt_sampler = prompt_sampler or review_prompts(tokenizer)
-    policy_flat, value_flat = FlatParameters(policy), FlatParameters(value_model)
+    policy_flat, value_flat = FlatParameters(trainable(policy)), FlatParameters(trainable(value_model))
     policy_opt, value_opt = Adam(policy_flat.param, config.lr, eps=1e-5), Adam(value_flat.param, config.value_lr, eps=1e-5)
     controller = AdaptiveKL(config.beta, config.target_kl, config.horizon) if config.adaptive_kl else None
     beta, history = config.beta, []

@@ -2,6 +2,7 @@
 from a local config, with a BPE tokenizer trained here on the review corpus (GPT-2's layout: one
 <|endoftext|> for bos and eos, no pad token). Nothing is downloaded."""
 
+import copy
 import json
 import random
 
@@ -57,23 +58,75 @@ def test_generation_with_the_models_own_cache_is_generation_without_it():
     check_cached_generation(policy, tok, ["the movie", "", "the food was not very good"], 24)
 
 
+def letters_e(texts):
+    """A dense reward for a model that babbles: the number of letters "e" in the text."""
+    return torch.tensor([float(t.count("e")) for t in texts])
+
+
+def mean_reward(model, reference, tok):
+    prompt_ids = ppo.review_prompts(tok)(random.Random(5), 128)
+    texts, _ = ppo.sample_with_kl(model, reference, tok, prompt_ids, 12, torch.Generator().manual_seed(5))
+    return float(letters_e(texts).mean())
+
+
 def test_grpo_on_a_hugging_face_policy_raises_its_reward():
-    """GRPO through the HF model's own gradients. The untrained model babbles, so the reward is dense:
-    the number of letters "e" in the text."""
+    """GRPO through the HF model's own gradients (untrained, so the dense letters_e reward)."""
     policy, tok = hf.wrap(*tiny_gpt2())
-
-    def letters_e(texts):
-        return torch.tensor([float(t.count("e")) for t in texts])
-
-    def mean_reward(model):
-        prompt_ids = ppo.review_prompts(tok)(random.Random(5), 128)
-        texts, _ = ppo.sample_with_kl(model, policy, tok, prompt_ids, 12, torch.Generator().manual_seed(5))
-        return float(letters_e(texts).mean())
 
     config = critic_free.GroupConfig(updates=30, prompts_per_update=8, group_size=8, lr=3e-3, max_new_tokens=12, seed=0)
     trained, _ = critic_free.train(policy, letters_e, tok, config)
-    before, after = mean_reward(policy), mean_reward(trained)
+    before, after = mean_reward(policy, policy, tok), mean_reward(trained, policy, tok)
     assert after > 1.5 * before, (before, after)
+
+
+def unique_bytes(*modules) -> int:
+    """Bytes of the distinct storages behind the modules' parameters: shared weights count once."""
+    storages = {}
+    for module in modules:
+        for p in module.parameters():
+            storages[p.untyped_storage().data_ptr()] = p.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
+def test_lora_ppo_raises_the_reward_with_one_copy_of_the_base_weights(tmp_path):
+    """PPO on LoRA adapters of a briefly fine-tuned tiny GPT-2 (LoRA cannot sharpen the near-uniform
+    logits of a random one: its embeddings and LayerNorms stay frozen). π_ref is the same weights with
+    the adapters off, V a scalar head on the same trunk through adapters of its own: policy, π_ref and V
+    hold one copy of the base weights (a full-copy setup holds three). The saved adapters load back
+    into the base with peft and give the trained policy's logits."""
+    peft = pytest.importorskip("peft")
+    from rung.rlhf.model import policy_and_reference, value_model_for
+    from rung.rlhf.pretrain import pretrain
+
+    policy, tok = hf.wrap(*tiny_gpt2())
+    policy, _ = pretrain(corpus(2000, seed=0), tok, steps=300, lr=3e-3, model=policy)
+    base_bytes = unique_bytes(policy)
+    full = policy_and_reference(policy)
+    assert unique_bytes(*full, value_model_for(*full)) > 2.9 * base_bytes   # the check can fail
+    base = {name: p.detach().clone() for name, p in policy.model.named_parameters()}
+    sft = copy.deepcopy(policy)
+    lora = hf.with_lora(policy, r=8)
+    parts = policy_and_reference(lora)
+    value_model = value_model_for(*parts)
+    adapters = sum(p.numel() * p.element_size() for name, p in lora.model.named_parameters() if "lora_" in name)
+    head = sum(p.numel() * p.element_size() for p in value_model.scalar.parameters())
+    assert unique_bytes(*parts, value_model) == base_bytes + adapters + head   # rank 8 on a 32-wide model: +44 %
+    lora.model.delete_adapter("value")   # ppo.train adds V's adapter again
+
+    before = mean_reward(lora, lora.without_adapters(), tok)
+    config = ppo.LMPPOConfig(updates=12, batch_size=32, minibatch_size=16, lr=1e-2, value_lr=1e-2, max_new_tokens=12)
+    trained, history = ppo.train(lora, letters_e, tok, config)
+    assert mean_reward(trained, trained.without_adapters(), tok) > 1.5 * before
+    assert history[-1]["objective/kl"] > 0.1   # the adapters moved the policy away from π_ref
+    for name, p in trained.model.base_model.model.named_parameters():   # the base weights never moved
+        if "lora_" not in name:
+            assert torch.equal(p, base[name.replace(".base_layer", "")]), name
+
+    trained.save(tmp_path / "lora")
+    reloaded = peft.PeftModel.from_pretrained(sft.model, tmp_path / "lora")
+    ids = torch.tensor([tok.encode("the movie was good .")])
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(input_ids=ids).logits, trained(ids), rtol=1e-5, atol=1e-5)
 
 
 def test_the_pipeline_stages_on_a_hugging_face_model_through_the_cli(cli, tmp_path):
@@ -93,6 +146,16 @@ def test_the_pipeline_stages_on_a_hugging_face_model_through_the_cli(cli, tmp_pa
     assert {"gold_before", "gold_after", "proxy_before", "proxy_after", "kl"} <= summary.keys()
     assert (tmp_path / "ppo/metrics.csv").read_text().count("\n") == 4
     assert list((tmp_path / "ppo/tb").iterdir())
+    # LoRA PPO from the same policy: adapters and the merged policy, which the next stage loads
+    proc = cli("rlhf", "ppo", "--policy", tmp_path / "sft", "--reward-model", tmp_path / "rm", "--lora", "r=4",
+               "--set", "updates=2", "batch_size=16", "minibatch_size=8", "--run-dir", tmp_path / "lora", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "lora/adapter_config.json").is_file() and (tmp_path / "lora/merged/config.json").is_file()
+    merged, _ = hf.load(tmp_path / "lora")
+    assert not any("lora_" in name for name, _ in merged.named_parameters())
+    proc = cli("rlhf", "grpo", "--policy", tmp_path / "lora", "--reward-model", tmp_path / "rm", "--lora", "rank=4",
+               "--run-dir", tmp_path / "bad", cwd=tmp_path)
+    assert proc.returncode == 2 and "--lora takes r=RANK" in proc.stderr
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "ppo", local_files_only=True)
     assert isinstance(reloaded, transformers.GPT2LMHeadModel)
     policy, tok = hf.load(tmp_path / "ppo")
