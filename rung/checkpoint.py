@@ -10,8 +10,8 @@ holds only arrays, the header only JSON.
 
 An algorithm names its state once, as a dict of objects, and hands it to `snapshot` / `restore`:
 torch modules (their state_dict), objects with `state_dict()` / `load_state_dict()` (rung's optimisers,
-buffers, reward scaler), NumPy arrays (restored in place, e.g. a Q table), `numpy.random.Generator`s,
-and dicts of JSON values (counters). None entries are skipped (an optional part that is off). torch's global
+buffers, reward scaler), NumPy arrays (restored in place, e.g. a Q table), random number generators
+(NumPy's, torch's, Python's `random.Random`), and dicts of JSON values (counters). None entries are skipped (an optional part that is off). torch's global
 RNG is always included.
 
 The resume contract: a run continued from the checkpoint saved at env step k is bit-identical to the
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,10 @@ def snapshot(state: dict) -> tuple[dict[str, np.ndarray], dict]:
             continue
         if isinstance(obj, np.random.Generator):
             values[name] = obj.bit_generator.state
+        elif isinstance(obj, torch.Generator):
+            arrays[name] = obj.get_state().numpy()
+        elif isinstance(obj, random.Random):
+            values[name] = obj.getstate()
         elif isinstance(obj, np.ndarray):
             arrays[name] = np.array(obj, order="C")  # a copy; np.ascontiguousarray would make 0-d arrays 1-d
         elif isinstance(obj, dict):
@@ -71,6 +76,11 @@ def restore(state: dict, arrays: dict[str, np.ndarray], values: dict) -> None:
             continue
         if isinstance(obj, np.random.Generator):
             obj.bit_generator.state = values[name]
+        elif isinstance(obj, torch.Generator):
+            obj.set_state(torch.from_numpy(arrays[name].copy()))
+        elif isinstance(obj, random.Random):
+            version, internal, gauss = values[name]   # JSON turned the tuples into lists
+            obj.setstate((version, tuple(internal), gauss))
         elif isinstance(obj, np.ndarray):
             obj[...] = arrays[name]
         elif isinstance(obj, dict):

@@ -157,7 +157,9 @@ def build_parser() -> Parser:
     for method, what in (("ppo", "PPO with a KL penalty and a value model"), ("grpo", "GRPO: group-relative "
                          "advantages, k3 KL in the loss"), ("rloo", "RLOO: REINFORCE with a leave-one-out baseline")):
         stage = rlhf_sub.add_parser(method, help=what)
-        stage.add_argument("--policy", required=True, metavar="DIR", help="the policy to start from (also π_ref)")
+        stage.add_argument("--policy", metavar="DIR", help="the policy to start from (also π_ref)")
+        stage.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted stage from its checkpoint, "
+                                                              "with the settings it was started with")
         stage.add_argument("--reward-model", metavar="DIR", help="the reward model (reviews task; the arithmetic "
                                                                  "task's reward is exact)")
         stage.add_argument("--set", dest="overrides", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
@@ -335,7 +337,9 @@ def cmd_rlhf(args) -> None:
     started = time.perf_counter()
     if args.threads is not None and args.threads <= 0:
         raise RungError(f"--threads must be a positive integer, got {args.threads}")
-    hugging_face = getattr(args, "model", None) or pipeline.is_hugging_face(getattr(args, "policy", None))
+    policy_dir = pipeline.stage_record(args.resume)["policy"] if getattr(args, "resume", None) else \
+        getattr(args, "policy", None)
+    hugging_face = getattr(args, "model", None) or pipeline.is_hugging_face(policy_dir)
     threads = args.threads or (None if hugging_face else 1)   # measured: docs/benchmarks.md, thread defaults
     if threads is not None:
         import torch
@@ -350,17 +354,23 @@ def cmd_rlhf(args) -> None:
         print(f"\nrun directories under {run_dir} ({time.perf_counter() - started:.0f} s); gold = the judge's score "
               "on held-out prompts, proxy = the reward model's")
         return
-    if args.rlhf_command == "pretrain":
+    lora = parse_assignments(getattr(args, "lora", None), "--lora")
+    if getattr(args, "resume", None):
+        given = [f"--{name.replace('_', '-')}" for name in ("policy", "reward_model", "lora", "run_dir")
+                 if getattr(args, name, None)] + (["--set"] if args.overrides else [])
+        if given:
+            raise RungError(f"--resume continues a stage with its own settings; drop {', '.join(given)}")
+        run_dir = args.resume
+        pipeline.resume_stage(run_dir, say=say)
+    elif args.rlhf_command in pipeline.METHODS:
+        if not args.policy:
+            raise RungError(f"rung rlhf {args.rlhf_command} needs --policy DIR (or --resume RUN_DIR)")
+        pipeline.start_stage(run_dir, args.rlhf_command, args.policy, args.reward_model, args.seed,
+                             parse_assignments(args.overrides, "--set"), lora, say=say)
+    elif args.rlhf_command == "pretrain":
         pipeline.pretrain_stage(run_dir, args.task, args.seed, args.steps, args.lr, args.model)
     else:
-        policy, tokenizer = pipeline.load_model(args.policy)
-        if getattr(args, "lora", None):
-            from rung.rlhf import hf
-
-            lora = parse_assignments(args.lora, "--lora")
-            if "r" not in lora or set(lora) - {"r", "alpha"}:
-                raise RungError(f"--lora takes r=RANK and optionally alpha=ALPHA, got {' '.join(args.lora)}")
-            policy = hf.with_lora(policy, **lora)
+        policy, tokenizer = pipeline.load_policy(args.policy, lora)
         reward_model_dir = getattr(args, "reward_model", None)
         reward_model = pipeline.load_model(reward_model_dir)[0] if reward_model_dir else None
         if args.rlhf_command == "reward":
@@ -373,10 +383,6 @@ def cmd_rlhf(args) -> None:
             pipeline.require_reviews(args.policy, "dpo")
             pipeline.dpo_stage(run_dir, policy, tokenizer, reward_model, args.seed, args.pairs, args.label_noise,
                                parse_assignments(args.overrides, "--set"), say=say)
-        else:
-            pipeline.optimise_stage(run_dir, args.rlhf_command, policy, tokenizer, reward_model,
-                                    pipeline.task_of(args.policy), args.seed,
-                                    parse_assignments(args.overrides, "--set"), say=say)
     summary = json.loads((Path(run_dir) / "summary.json").read_text())
     for key, value in summary.items():
         if isinstance(value, float):

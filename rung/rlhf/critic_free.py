@@ -75,9 +75,11 @@ def best_of_n(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, prompt_ids
 
 
 def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupConfig,
-          prompt_sampler: PromptSampler | None = None, judge: Reward | None = None, log=None) -> tuple[CausalLM, list[dict]]:
+          prompt_sampler: PromptSampler | None = None, judge: Reward | None = None, log=None,
+          checkpoint=None) -> tuple[CausalLM, list[dict]]:
     """Optimise a copy of `policy` (the original is π_ref) with GRPO or RLOO. `prompt_sampler(rng, n)`
-    gives n left-padded prompts (default: the review prompts); `judge` is only logged (gold/mean)."""
+    gives n left-padded prompts (default: the review prompts); `judge` is only logged (gold/mean);
+    `checkpoint` as in rung.rlhf.ppo.train."""
     torch.manual_seed(config.seed)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     policy, reference = policy_and_reference(policy)
@@ -85,7 +87,9 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
     optimizer = Adam(flat.param, config.lr, eps=1e-5)
     P, G, history = config.prompts_per_update, config.group_size, []
     prompt_sampler = prompt_sampler or review_prompts(tokenizer)
-    for update in range(config.updates):
+    state = {"policy": trainable(policy), "optimizer": optimizer, "rng": rng, "generator": generator}
+    start = checkpoint.start(state) if checkpoint is not None else 0
+    for update in range(start, config.updates):
         with torch.no_grad():
             prompt_ids = prompt_sampler(rng, P).repeat_interleave(G, 0)                    # [P·G, L]
             ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
@@ -118,4 +122,6 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
         history.append(row)
         if log is not None:
             log(row)
+        if checkpoint is not None:
+            checkpoint.after(update, state)
     return policy, history

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rung import checkpoint
 from rung.config import build
 from rung.errors import RungError
 from rung.rlhf import arithmetic, critic_free, dpo, ppo
@@ -43,6 +44,8 @@ from rung.rlhf.tokenizer import Tokenizer, WordTokenizer
 from rung.runs import create_run_dir, write_json
 
 TASKS = ("reviews", "arithmetic")
+CHECKPOINT_EVERY = 10        # updates between checkpoints of a policy-optimisation stage
+STAGE_FILE = "stage.json"    # what a policy-optimisation stage was started with, for --resume
 METHODS = ("ppo", "grpo", "rloo")
 SAMPLE_EVERY = 5
 
@@ -80,12 +83,31 @@ class StageLog:
     """The per-update log of a policy-optimisation stage, written as it runs: metrics.csv, TensorBoard
     events in tb/, and samples.jsonl (a completion every `sample_every` updates, also in TensorBoard)."""
 
-    def __init__(self, directory: Path, sample_every: int = SAMPLE_EVERY, say=None):
+    def __init__(self, directory: Path, sample_every: int = SAMPLE_EVERY, say=None, start: int = 0):
+        """`start` > 0: a resumed stage; rows logged at `start` or after (by the interrupted run, past its
+        last checkpoint) are dropped, as they will be logged again."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.directory, self.sample_every, self.say = directory, sample_every, say
         self.tb = SummaryWriter(str(directory / "tb"))
         self.columns: list[str] | None = None
+        if start > 0:
+            self.keep_before(start)
+
+    def keep_before(self, start: int) -> None:
+        metrics, samples = self.directory / "metrics.csv", self.directory / "samples.jsonl"
+        if metrics.is_file():
+            with open(metrics, newline="") as f:
+                rows = list(csv.DictReader(f))
+            self.columns = list(rows[0]) if rows else None
+            with open(metrics, "w", newline="") as f:
+                writer = csv.DictWriter(f, self.columns or [], lineterminator="\n")
+                if self.columns:
+                    writer.writeheader()
+                writer.writerows(row for row in rows if int(row["update"]) < start)
+        if samples.is_file():
+            lines = [line for line in samples.read_text().splitlines() if json.loads(line)["update"] < start]
+            samples.write_text("".join(line + "\n" for line in lines))
 
     def __call__(self, row: dict) -> None:
         numbers = {k: v for k, v in row.items() if k != "sample"}
@@ -109,6 +131,31 @@ class StageLog:
 
     def close(self) -> None:
         self.tb.close()
+
+
+class StageCheckpoint:
+    """RUN_DIR/checkpoint.safetensors of a policy-optimisation stage, written after every `every`-th
+    update (rung.checkpoint: atomic, no pickle): what trains (the whole policy, or its adapters), the
+    value model, the optimisers, β and every random number generator. `start` restores it when there
+    is one, so an interrupted stage continues bit for bit where its last checkpoint left off."""
+
+    def __init__(self, directory: Path, every: int = CHECKPOINT_EVERY):
+        self.path, self.every = Path(directory) / checkpoint.CHECKPOINT_FILE, every
+
+    def next_update(self) -> int:
+        """The update a (resumed) stage starts at: 0 without a checkpoint."""
+        return checkpoint.load(self.path)[1]["step"] + 1 if self.path.is_file() else 0
+
+    def start(self, state: dict) -> int:
+        if not self.path.is_file():
+            return 0
+        arrays, meta = checkpoint.load(self.path)
+        checkpoint.restore(state, arrays, meta["values"])
+        return meta["step"] + 1
+
+    def after(self, update: int, state: dict) -> None:
+        if (update + 1) % self.every == 0:
+            checkpoint.save(self.path, update, state, {"kind": "rlhf-stage"})
 
 
 def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, steps: int | None = None,
@@ -214,33 +261,38 @@ def dpo_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, rewar
 
 def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer: Tokenizer,
                    reward_model: CausalLM | None = None, task: str = "reviews", seed: int = 0,
-                   overrides: dict | None = None, say=None) -> dict:
+                   overrides: dict | None = None, say=None, record: dict | None = None, resume: bool = False) -> dict:
     """PPO, GRPO or RLOO from `policy` (also the reference π_ref): against the reward model on the
     reviews task, against the exact reward on the arithmetic task. `overrides` set fields of
-    LMPPOConfig or GroupConfig."""
+    LMPPOConfig or GroupConfig. Checkpoints every CHECKPOINT_EVERY updates; `record` (how to load the
+    models again) goes to stage.json for `resume_stage`; `resume`: continue in `run_dir` from its
+    checkpoint."""
     if method not in METHODS:
         raise RungError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
     if (task == "reviews") != (reward_model is not None):
         raise RungError("the reviews task is optimised against a reward model (--reward-model DIR); "
                         "the arithmetic task against its exact reward (no reward model)")
     overrides = {"seed": seed, **(overrides or {})}
-    directory = create_run_dir(run_dir)
+    directory = Path(run_dir) if resume else create_run_dir(run_dir)
+    if record is not None and not resume:
+        write_json(directory / STAGE_FILE, record)
+    stage_checkpoint = StageCheckpoint(directory)
     if task == "reviews":
         reward, judge, prompt_sampler = model_reward(reward_model, tokenizer), gold_scores, None
     else:
         reward = judge = arithmetic.exact_reward
         prompt_sampler = arithmetic.prompt_sampler(tokenizer)
         overrides = {"max_new_tokens": 8, **overrides}
-    log = StageLog(directory, say=say)
+    log = StageLog(directory, say=say, start=stage_checkpoint.next_update())
     try:
         if method == "ppo":
             config = build(ppo.LMPPOConfig, overrides)
             trained, _ = ppo.train(policy, reward, tokenizer, config, value_model=reward_model,
-                                   prompt_sampler=prompt_sampler, judge=judge, log=log)
+                                   prompt_sampler=prompt_sampler, judge=judge, log=log, checkpoint=stage_checkpoint)
         else:
             config = build(critic_free.GroupConfig, {"method": method, **overrides})
             trained, _ = critic_free.train(policy, reward, tokenizer, config, prompt_sampler=prompt_sampler,
-                                           judge=judge, log=log)
+                                           judge=judge, log=log, checkpoint=stage_checkpoint)
     finally:
         log.close()
     save_model(trained, tokenizer, directory)
@@ -259,6 +311,51 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
     summary = {"task": task, "method": method, **summary, "config": vars(config)}
     write_json(directory / "summary.json", summary)
     return summary
+
+
+def load_policy(directory: str | Path, lora: dict | None = None) -> tuple[CausalLM, Tokenizer]:
+    """The policy of a stage directory, with fresh LoRA adapters when `lora` gives r (and alpha)."""
+    policy, tokenizer = load_model(directory)
+    if lora:
+        from rung.rlhf import hf
+
+        if "r" not in lora or set(lora) - {"r", "alpha"}:
+            raise RungError(f"--lora takes r=RANK and optionally alpha=ALPHA, got {lora}")
+        policy = hf.with_lora(policy, **lora)
+    return policy, tokenizer
+
+
+def start_stage(run_dir: str | Path, method: str, policy_dir: str | Path, reward_model_dir: str | Path | None = None,
+                seed: int = 0, overrides: dict | None = None, lora: dict | None = None, say=None) -> dict:
+    """PPO, GRPO or RLOO from the models in stage directories, recorded so that `resume_stage` can load
+    them again."""
+    record = {"method": method, "policy": str(Path(policy_dir).resolve()), "seed": seed,
+              "reward_model": str(Path(reward_model_dir).resolve()) if reward_model_dir else None,
+              "overrides": overrides or {}, "lora": lora or {}}
+    return run_recorded(run_dir, record, resume=False, say=say)
+
+
+def stage_record(run_dir: str | Path) -> dict:
+    """What a policy-optimisation stage was started with (its stage.json)."""
+    stage_file = Path(run_dir) / STAGE_FILE
+    if not stage_file.is_file():
+        raise RungError(f"{run_dir} is not a policy-optimisation stage started by rung ({STAGE_FILE} is missing)")
+    return json.loads(stage_file.read_text())
+
+
+def resume_stage(run_dir: str | Path, say=None) -> dict:
+    """Continue an interrupted PPO, GRPO or RLOO stage from its checkpoint to its planned end."""
+    record = stage_record(run_dir)
+    if (Path(run_dir) / "summary.json").is_file():
+        raise RungError(f"{run_dir} has finished (summary.json is there): nothing to resume")
+    return run_recorded(run_dir, record, resume=True, say=say)
+
+
+def run_recorded(run_dir, record: dict, resume: bool, say) -> dict:
+    policy, tokenizer = load_policy(record["policy"], record["lora"])
+    reward_model = load_model(record["reward_model"])[0] if record["reward_model"] else None
+    return optimise_stage(run_dir, record["method"], policy, tokenizer, reward_model, task_of(record["policy"]),
+                          record["seed"], record["overrides"], say=say, record=record, resume=resume)
 
 
 def demo(run_dir: str | Path, seed: int = 0, say=print) -> list[dict]:

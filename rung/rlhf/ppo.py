@@ -141,8 +141,10 @@ def evaluate_policy(policy: CausalLM, reference: CausalLM, reward: Reward | None
 
 def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOConfig,
           value_model: CausalLM | None = None, prompt_sampler: PromptSampler | None = None,
-          judge: Reward | None = None, log=None) -> tuple[CausalLM, list[dict]]:
-    """Optimise a copy of `policy` against `reward`; the original stays the reference π_ref. The value
+          judge: Reward | None = None, log=None, checkpoint=None) -> tuple[CausalLM, list[dict]]:
+    """Optimise a copy of `policy` against `reward`; the original stays the reference π_ref.
+    `checkpoint` (rung.rlhf.pipeline.StageCheckpoint) saves the state after updates and restores it
+    at the start, so that an interrupted run continues bit for bit. The value
     model starts as a copy of `value_model` (the reward model, as in InstructGPT; default: the policy's
     transformer with a fresh scalar head). `prompt_sampler` default: the review prompts. `judge` (the
     gold judge, never optimised) is only logged, as gold/mean: proxy and gold side by side."""
@@ -154,9 +156,15 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
     policy_flat, value_flat = FlatParameters(trainable(policy)), FlatParameters(trainable(value_model))
     policy_opt, value_opt = Adam(policy_flat.param, config.lr, eps=1e-5), Adam(value_flat.param, config.value_lr, eps=1e-5)
     controller = AdaptiveKL(config.beta, config.target_kl, config.horizon) if config.adaptive_kl else None
-    beta, history = config.beta, []
+    counters, history = {"beta": config.beta}, []
+    state = {"policy": trainable(policy), "value_model": trainable(value_model), "policy_opt": policy_opt,
+             "value_opt": value_opt, "rng": rng, "generator": generator, "counters": counters}
+    start = checkpoint.start(state) if checkpoint is not None else 0
+    beta = counters["beta"]
+    if controller is not None:
+        controller.beta = beta
 
-    for update in range(config.updates):
+    for update in range(start, config.updates):
         # ROLLOUT: responses to training prompts, scored by the reward model
         with torch.no_grad():
             prompt_ids = prompt_sampler(rng, config.batch_size)
@@ -217,4 +225,7 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
             beta = controller.update(float(kl_per_response), len(ids))
         if not math.isfinite(row["objective/kl"]):
             break
+        counters["beta"] = beta
+        if checkpoint is not None:
+            checkpoint.after(update, state)
     return policy, history

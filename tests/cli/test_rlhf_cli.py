@@ -32,6 +32,9 @@ def test_stage_mistakes_are_one_line_errors(cli, tmp_path):
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--reward-model", tmp_path / "adder"), "exact reward"),
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--set", "beta_typo=1"), "unknown config key"),
         (("rlhf", "pretrain", "--task", "poetry"), "unknown task"),
+        (("rlhf", "grpo", "--set", "updates=3"), "needs --policy DIR (or --resume RUN_DIR)"),
+        (("rlhf", "grpo", "--resume", tmp_path / "adder"), "not a policy-optimisation stage started by rung"),
+        (("rlhf", "grpo", "--policy", tmp_path / "adder", "--lora", "r=4"), "LoRA adapters go on a Hugging Face"),
     ]
     for args, message in cases:
         proc = cli(*args, "--run-dir", tmp_path / "out", cwd=tmp_path)
