@@ -84,7 +84,8 @@ def dpo_curve(base, tokenizer, pairs, heldout, beta: float, epochs: int, seed: i
                            ("implicit_accuracy", dpo.implicit_accuracy(policy, base, tokenizer, heldout, beta))):
             curve[key].append(value)
     record(0, base)
-    dpo.train(base, tokenizer, pairs, dpo.DPOConfig(beta=beta, epochs=epochs, seed=seed), after_epoch=record)
+    config = dpo.DPOConfig(beta=beta, epochs=epochs, rpo_alpha=0.0, seed=seed)   # DPO's loss alone, no NLL anchor
+    dpo.train(base, tokenizer, pairs, config, after_epoch=record)
     return curve
 
 

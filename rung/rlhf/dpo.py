@@ -9,7 +9,11 @@ and the reward model's Bradley–Terry loss (rung.rlhf.reward) on that reward is
 
     L(θ) = −E[log σ(β·[(log π_θ(y_w) − log π_ref(y_w)) − (log π_θ(y_l) − log π_ref(y_l))])]
 
-y_w the chosen response, y_l the rejected one, both for the same prompt x. Small β lets π move far from
+y_w the chosen response, y_l the rejected one, both for the same prompt x. The loss only sees the
+margin, so it can lower log π(y_w) too, as long as log π(y_l) falls faster, and the freed probability
+goes to sequences neither response resembles (here: ungrammatical ones). `rpo_alpha` > 0 adds the
+chosen responses' language-model loss, α·(−log π(y_w) / |y_w|) (RPO, Pang et al. 2024; TRL's rpo_alpha),
+which holds them up. Small β lets π move far from
 π_ref for a small margin: DPO over-optimises its implicit reward as PPO does a learned one
 (rung lab reward-hacking). No sampling during training, no value model, no reward model.
 Metrics use TRL's names (rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies).
@@ -37,15 +41,23 @@ class DPOConfig:
     epochs: int = 2
     batch_size: int = 64          # preference pairs per step
     lr: float = 3e-4              # decays linearly to 0
+    # weight of the chosen responses' per-token NLL added to the loss (0: DPO's loss alone). Measured on
+    # the demo's base policies of seeds 0, 2, 3, 4 (β 0.1, lr 3e-4, 2 epochs): DPO alone gold gain
+    # 0.33, −0.22, −0.02, −0.11 with KL up to 5 and grammatical down to 68 %; with α = 1: 0.23, 0.25,
+    # 0.29, 0.22, KL ≤ 0.23, ≥ 97 % grammatical
+    rpo_alpha: float = 1.0
     seed: int = 0
 
 
-def sequence_logprobs(model: CausalLM, tokenizer: Tokenizer, texts: list[str]) -> torch.Tensor:
-    """log π(text) [N]: the sum of every token's log-probability after <bos>. The prompt's tokens are
-    the same in y_w and y_l, so their terms cancel in DPO's difference of differences."""
+def sequence_logprobs(model: CausalLM, tokenizer: Tokenizer, texts: list[str],
+                      with_lengths: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """log π(text) [N]: the sum of every token's log-probability after <bos> (and the number of those
+    tokens [N] with `with_lengths`). The prompt's tokens are the same in y_w and y_l, so their terms
+    cancel in DPO's difference of differences."""
     ids, mask = pad([tokenizer.encode(t)[:model.context] for t in texts], tokenizer.pad_id)   # [N, T]
     logp, _ = token_logprobs(model, ids, mask)                                              # [N, T−1]
-    return (logp * mask[:, 1:]).sum(1)
+    total = (logp * mask[:, 1:]).sum(1)
+    return (total, mask[:, 1:].sum(1)) if with_lengths else total
 
 
 def dpo_loss(logp_chosen: torch.Tensor, logp_rejected: torch.Tensor, ref_chosen: torch.Tensor,
@@ -100,8 +112,12 @@ def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], 
             rng.shuffle(order)
         optimizer.lr = config.lr * (1 - step / total)
         idx = order[(step % steps_per_epoch) * config.batch_size:][:config.batch_size]
-        logp = sequence_logprobs(policy, tokenizer, [pairs[i][0] for i in idx] + [pairs[i][1] for i in idx])
+        logp, lengths = sequence_logprobs(policy, tokenizer, [pairs[i][0] for i in idx] + [pairs[i][1] for i in idx],
+                                          with_lengths=True)
         loss, stats = dpo_loss(logp[:len(idx)], logp[len(idx):], ref_chosen[idx], ref_rejected[idx], config.beta)
+        if config.rpo_alpha:
+            nll = -(logp[:len(idx)] / lengths[:len(idx)]).mean()                      # the chosen ones' LM loss
+            loss, stats["nll_loss"] = loss + config.rpo_alpha * nll, float(nll.detach())
         flat.apply(loss, optimizer, 1.0, step)
         row = {"step": step, "loss": float(loss.detach()), **stats}
         history.append(row)

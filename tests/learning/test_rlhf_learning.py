@@ -51,7 +51,9 @@ def test_critic_free_methods_raise_the_gold_score(base_and_reward_model, method,
 
 
 def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(base_and_reward_model, expect):
-    """DPO's defaults (β 0.1, 2 epochs) on the 6,000 pairs the reward model was trained on."""
+    """DPO's defaults (β 0.1, 2 epochs, the chosen responses' NLL at weight 1) on the 6,000 pairs the
+    reward model was trained on. Measured by benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads:
+    see docs/rlhf.md."""
     seed, base, _, reward = base_and_reward_model
     before = ppo.evaluate_policy(base, base, reward, TOK)
     pairs = preference_pairs(base, TOK, 6000, seed=seed + 1)
@@ -59,10 +61,10 @@ def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(base
     after = ppo.evaluate_policy(policy, base, reward, TOK)
     heldout = preference_pairs(base, TOK, 1000, seed=seed + 2)
     expect("gold gain", after["gold"] - before["gold"], ">", 0.15)
-    expect("KL per response", after["kl"], "<", 5.0)
+    expect("KL per response", after["kl"], "<", 1.0)
     expect("implicit reward accuracy on held-out pairs", dpo.implicit_accuracy(policy, base, TOK, heldout, 0.1),
            ">", 0.6)
-    expect("grammatical fraction", after["grammatical"], ">=", 0.7)
+    expect("grammatical fraction", after["grammatical"], ">=", 0.9)
     assert history[-1]["rewards/margins"] > history[0]["rewards/margins"]
 
 
