@@ -173,6 +173,7 @@ def build_parser() -> Parser:
         stage.add_argument("--seed", type=int, default=0)
         stage.add_argument("--threads", type=int, help="torch threads (default: 1 for rung's GPT, whose ops are "
                                                        "small; one per core for a Hugging Face model)")
+        stage.add_argument("--device", help="auto (default: CUDA when torch sees one), cpu, cuda or cuda:N")
 
     from rung.lab import EXPERIMENTS   # a dict of names: imports nothing heavy
 
@@ -328,6 +329,7 @@ def cmd_doctor(args) -> int:
 
 def cmd_rlhf(args) -> None:
     from rung.config import parse_assignments
+    from rung.devices import resolve as resolve_device
     from rung.rlhf import pipeline
     from rung.runs import default_run_dir
 
@@ -346,8 +348,9 @@ def cmd_rlhf(args) -> None:
 
         torch.set_num_threads(threads)
     run_dir = args.run_dir or default_run_dir("rlhf", args.rlhf_command, args.seed)
+    device = resolve_device(args.device)
     if args.rlhf_command == "demo":
-        rows = pipeline.demo(run_dir, args.seed, say=say)
+        rows = pipeline.demo(run_dir, args.seed, say=say, device=device)
         print(f"\n{'policy':<12} {'gold':>7} {'proxy':>7} {'KL':>6}  sample")
         for row in rows:
             print(f"{row['policy']:<12} {row['gold']:>7.3f} {row['proxy']:>7.3f} {row['kl']:>6.2f}  {row['sample']}")
@@ -356,7 +359,7 @@ def cmd_rlhf(args) -> None:
         return
     lora = parse_assignments(getattr(args, "lora", None), "--lora")
     if getattr(args, "resume", None):
-        given = [f"--{name.replace('_', '-')}" for name in ("policy", "reward_model", "lora", "run_dir")
+        given = [f"--{name.replace('_', '-')}" for name in ("policy", "reward_model", "lora", "run_dir", "device")
                  if getattr(args, name, None)] + (["--set"] if args.overrides else [])
         if given:
             raise RungError(f"--resume continues a stage with its own settings; drop {', '.join(given)}")
@@ -366,13 +369,13 @@ def cmd_rlhf(args) -> None:
         if not args.policy:
             raise RungError(f"rung rlhf {args.rlhf_command} needs --policy DIR (or --resume RUN_DIR)")
         pipeline.start_stage(run_dir, args.rlhf_command, args.policy, args.reward_model, args.seed,
-                             parse_assignments(args.overrides, "--set"), lora, say=say)
+                             parse_assignments(args.overrides, "--set"), lora, say=say, device=device)
     elif args.rlhf_command == "pretrain":
-        pipeline.pretrain_stage(run_dir, args.task, args.seed, args.steps, args.lr, args.model)
+        pipeline.pretrain_stage(run_dir, args.task, args.seed, args.steps, args.lr, args.model, device)
     else:
-        policy, tokenizer = pipeline.load_policy(args.policy, lora)
+        policy, tokenizer = pipeline.load_policy(args.policy, lora, device)
         reward_model_dir = getattr(args, "reward_model", None)
-        reward_model = pipeline.load_model(reward_model_dir)[0] if reward_model_dir else None
+        reward_model = pipeline.load_model(reward_model_dir, device)[0] if reward_model_dir else None
         if args.rlhf_command == "reward":
             pipeline.require_reviews(args.policy, "reward")
             pipeline.reward_stage(run_dir, policy, tokenizer, args.seed, args.pairs, args.label_noise)

@@ -28,6 +28,7 @@ from rung.lab.common import claim, figure, save_figure
 from rung.rlhf import critic_free, dpo, ppo
 from rung.rlhf.data import corpus
 from rung.rlhf.gold import gold_scores
+from rung.rlhf.model import seeded_generator
 from rung.rlhf.pretrain import generate, pretrain
 from rung.rlhf.reward import model_reward, pairwise_accuracy, preference_pairs, train_reward_model
 from rung.rlhf.tokenizer import WordTokenizer
@@ -57,7 +58,7 @@ def best_of_n_curve(base, reward, tokenizer, ns: list[int], prompts: int, seed: 
     """Gold of the proxy's favourite among the first n samples of each prompt, for every n."""
     prompt_ids = ppo.review_prompts(tokenizer, ppo.HELDOUT_NOUNS)(random.Random(seed), prompts)
     n_max = max(ns)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(base, seed)
     texts = []
     for chunk in prompt_ids.split(16):
         ids = generate(base, tokenizer, chunk.repeat_interleave(n_max, 0), 16, generator=generator)

@@ -47,7 +47,7 @@ def exact_reward(texts: list[str]) -> torch.Tensor:
         return (len(words) == 6 and words[1] == "+" and words[3] == "=" and words[5] == "."
                 and all(w.isdigit() for w in (words[0], words[2], words[4]))
                 and int(words[0]) + int(words[2]) == int(words[4]))
-    return torch.tensor([float(correct(t)) for t in texts])
+    return torch.tensor([float(correct(t)) for t in texts], device="cpu")   # callers move it to their device
 
 
 @torch.no_grad()
@@ -56,5 +56,7 @@ def accuracy(model, tokenizer, n: int = 500, seed: int = 99, max_new_tokens: int
     from rung.rlhf.pretrain import generate
 
     prompt_ids = prompt_sampler(tokenizer)(random.Random(seed), n)
-    ids = generate(model, tokenizer, prompt_ids, max_new_tokens, generator=torch.Generator().manual_seed(seed))
+    from rung.rlhf.model import seeded_generator
+
+    ids = generate(model, tokenizer, prompt_ids, max_new_tokens, generator=seeded_generator(model, seed))
     return float(exact_reward(tokenizer.decode_batch(ids)).mean())

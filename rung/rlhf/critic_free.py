@@ -24,7 +24,7 @@ from rung.algos.ppo import clipped_surrogate_loss
 from rung.algos.reinforce import policy_gradient_loss
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import CausalLM, policy_and_reference, trainable
+from rung.rlhf.model import CausalLM, device_of, policy_and_reference, seeded_generator, trainable
 from rung.rlhf.ppo import PromptSampler, kl_estimates, response_layout, review_prompts, token_logprobs
 from rung.rlhf.pretrain import generate
 from rung.rlhf.reward import Reward
@@ -70,8 +70,8 @@ def best_of_n(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, prompt_ids
     """For each prompt [P, L], the highest-reward text among n samples."""
     ids = generate(policy, tokenizer, prompt_ids.repeat_interleave(n, 0), max_new_tokens, generator=generator)
     texts = tokenizer.decode_batch(ids)
-    best = reward(texts).view(len(prompt_ids), n).argmax(1)
-    return [texts[i * n + int(b)] for i, b in enumerate(best)]
+    best = reward(texts).view(len(prompt_ids), n).argmax(1).tolist()
+    return [texts[i * n + b] for i, b in enumerate(best)]
 
 
 def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupConfig,
@@ -81,8 +81,8 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
     gives n left-padded prompts (default: the review prompts); `judge` is only logged (gold/mean);
     `checkpoint` as in rung.rlhf.ppo.train."""
     torch.manual_seed(config.seed)
-    rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     policy, reference = policy_and_reference(policy)
+    rng, generator, device = random.Random(config.seed), seeded_generator(policy, config.seed), device_of(policy)
     flat = FlatParameters(trainable(policy))
     optimizer = Adam(flat.param, config.lr, eps=1e-5)
     P, G, history = config.prompts_per_update, config.group_size, []
@@ -98,7 +98,7 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
             logp_old, _ = token_logprobs(policy, ids, mask)
             logp_ref, _ = token_logprobs(reference, ids, mask)
             texts = tokenizer.decode_batch(ids)
-            score = reward(texts)                                                           # [P·G]
+            score = reward(texts).to(device)                                                # [P·G]
             kl = (kl_estimates(logp_old, logp_ref)[0] * response).sum(1)                   # k1 per response
             total = score - config.beta * kl if config.method == "rloo" else score
             advantages = group_advantages(total.view(P, G), config.method).reshape(-1)     # [P·G]
@@ -107,7 +107,7 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
             if config.method == "rloo":
                 # REINFORCE with the leave-one-out baseline: −E[A · Σ_t log π(y_t)]
                 loss, _ = policy_gradient_loss((logp * response).sum(1), advantages)
-                kl_term = torch.zeros(())
+                kl_term = torch.zeros((), device=device)
             else:
                 token_adv = advantages[:, None].expand_as(logp)
                 loss, _ = clipped_surrogate_loss(logp[response], logp_old[response], token_adv[response],

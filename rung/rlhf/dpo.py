@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import CausalLM, policy_and_reference, trainable
+from rung.rlhf.model import CausalLM, device_of, policy_and_reference, trainable
 from rung.rlhf.ppo import token_logprobs
 from rung.rlhf.pretrain import pad
 from rung.rlhf.tokenizer import Tokenizer
@@ -54,7 +54,7 @@ def sequence_logprobs(model: CausalLM, tokenizer: Tokenizer, texts: list[str],
     """log π(text) [N]: the sum of every token's log-probability after <bos> (and the number of those
     tokens [N] with `with_lengths`). The prompt's tokens are the same in y_w and y_l, so their terms
     cancel in DPO's difference of differences."""
-    ids, mask = pad([tokenizer.encode(t)[:model.context] for t in texts], tokenizer.pad_id)   # [N, T]
+    ids, mask = pad([tokenizer.encode(t)[:model.context] for t in texts], tokenizer.pad_id, device_of(model))
     logp, _ = token_logprobs(model, ids, mask)                                              # [N, T−1]
     total = (logp * mask[:, 1:]).sum(1)
     return (total, mask[:, 1:].sum(1)) if with_lengths else total

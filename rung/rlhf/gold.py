@@ -48,4 +48,4 @@ def gold_score(text: str) -> float:
 
 def gold_scores(texts: list[str]) -> torch.Tensor:
     """gold_score of each text [N], in the reward interface's shape (rung.rlhf.reward.Reward)."""
-    return torch.tensor([gold_score(t) for t in texts])
+    return torch.tensor([gold_score(t) for t in texts], device="cpu")   # callers move it to their device

@@ -87,7 +87,9 @@ class HFCausalLM(nn.Module):
         return out.logits[:, -1], out.cache
 
     def with_scalar_head(self) -> "HFScalarModel":
-        return HFScalarModel(copy.deepcopy(self.model.base_model), self.context)
+        backbone = copy.deepcopy(self.model.base_model)
+        with torch.device(next(backbone.parameters()).device):
+            return HFScalarModel(backbone, self.context)
 
     def save(self, directory: str | Path) -> None:
         self.model.save_pretrained(str(directory))   # safetensors
@@ -155,7 +157,7 @@ class LoRAScalarModel(nn.Module):
     def __init__(self, policy: LoRACausalLM):
         super().__init__()
         self.policy, self.context = policy, policy.context   # the same module, its weights shared, not copied
-        self.scalar = nn.Linear(policy.model.config.hidden_size, 1)
+        self.scalar = nn.Linear(policy.model.config.hidden_size, 1, device=next(policy.parameters()).device)
         nn.init.normal_(self.scalar.weight, std=0.02)
         nn.init.zeros_(self.scalar.bias)
 

@@ -38,6 +38,17 @@ class CausalLM(Protocol):
     def save(self, directory: str | Path) -> None: ...
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """The device a model's weights are on: where its inputs must be made."""
+    return next(model.parameters()).device
+
+
+def seeded_generator(model: nn.Module, seed: int) -> torch.Generator:
+    """A random number generator for sampling from `model`, on its device (torch.multinomial on a
+    GPU needs a GPU generator)."""
+    return torch.Generator(device=device_of(model)).manual_seed(seed)
+
+
 def policy_and_reference(policy: CausalLM) -> tuple[CausalLM, CausalLM]:
     """(the policy to train, π_ref). A LoRA policy (rung.rlhf.hf.LoRACausalLM) trains its adapters in
     place and π_ref is the same weights with the adapters off; any other policy trains a copy and stays
@@ -170,7 +181,8 @@ class GPT(nn.Module):
 
     def with_scalar_head(self) -> "GPT":
         """A scalar-head GPT with this one's transformer weights (reward and value models start here)."""
-        model = GPT(self.config, head="scalar")
+        with torch.device(device_of(self)):
+            model = GPT(self.config, head="scalar")
         model.load_state_dict(self.state_dict(), strict=False)   # everything but the new scalar head
         return model
 

@@ -33,11 +33,12 @@ import torch
 
 from rung import checkpoint
 from rung.config import build
+from rung.devices import resolve as resolve_device
 from rung.errors import RungError
 from rung.rlhf import arithmetic, critic_free, dpo, ppo
 from rung.rlhf.data import corpus, is_grammatical
 from rung.rlhf.gold import gold_scores
-from rung.rlhf.model import MODEL_JSON, GPT, CausalLM, GPTConfig, reference_of
+from rung.rlhf.model import MODEL_JSON, GPT, CausalLM, GPTConfig, reference_of, seeded_generator
 from rung.rlhf.pretrain import pretrain, sample
 from rung.rlhf.reward import model_reward, pairwise_accuracy, preference_pairs, train_reward_model
 from rung.rlhf.tokenizer import Tokenizer, WordTokenizer
@@ -55,14 +56,16 @@ def save_model(model: CausalLM, tokenizer: Tokenizer, directory: Path) -> None:
     tokenizer.save(directory)
 
 
-def load_model(directory: str | Path) -> tuple[CausalLM, Tokenizer]:
+def load_model(directory: str | Path, device: torch.device | str = "cpu") -> tuple[CausalLM, Tokenizer]:
+    """The model and tokenizer of a stage directory (or a Hugging Face model's), the model on `device`."""
     directory = Path(directory)
     if (directory / MODEL_JSON).is_file():
-        return GPT.load(directory), WordTokenizer.load(directory)
+        return GPT.load(directory).to(device), WordTokenizer.load(directory)
     if is_hugging_face(directory):
         from rung.rlhf import hf
 
-        return hf.load(directory)
+        model, tokenizer = hf.load(directory)
+        return model.to(device), tokenizer
     raise RungError(f"{directory} holds no model (model.json for rung's GPT, config.json for Hugging Face)")
 
 
@@ -159,14 +162,15 @@ class StageCheckpoint:
 
 
 def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, steps: int | None = None,
-                   lr: float | None = None, model_dir: str | Path | None = None) -> tuple[CausalLM, Tokenizer]:
+                   lr: float | None = None, model_dir: str | Path | None = None,
+                   device: torch.device | str = "cpu") -> tuple[CausalLM, Tokenizer]:
     """A fresh GPT trained on the task's corpus, or (`model_dir`) supervised fine-tuning of a Hugging
     Face model on it (default lr 3e-3 fresh, 1e-4 fine-tuning)."""
     if task not in TASKS:
         raise RungError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
     directory = create_run_dir(run_dir)
     torch.manual_seed(seed)
-    model, tokenizer = load_model(model_dir) if model_dir else (None, None)
+    model, tokenizer = load_model(model_dir, device) if model_dir else (None, None)
     if task == "reviews":
         texts, tokenizer, config = corpus(5000, seed=seed), tokenizer or WordTokenizer(), None
         steps = steps or 600
@@ -174,11 +178,12 @@ def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, st
         texts, tokenizer = arithmetic.corpus(20000, seed=seed), tokenizer or WordTokenizer(arithmetic.WORDS)
         config, steps = GPTConfig(vocab_size=len(tokenizer), context=16), steps or 2000
     lr = lr or (1e-4 if model is not None else 3e-3)
-    model, losses = pretrain(texts, tokenizer, steps=steps, lr=lr, seed=seed, config=config, model=model)
+    model, losses = pretrain(texts, tokenizer, steps=steps, lr=lr, seed=seed, config=config, model=model,
+                             device=device)
     save_model(model, tokenizer, directory)
     summary = {"task": task, "steps": steps, "lr": lr, "final_loss": float(np.mean(losses[-50:]))}
     if task == "reviews":
-        _, texts = sample(model, tokenizer, 200, generator=torch.Generator().manual_seed(seed))
+        _, texts = sample(model, tokenizer, 200, generator=seeded_generator(model, seed))
         summary["grammatical"] = float(np.mean([is_grammatical(t) for t in texts]))
         summary["samples"] = texts[:4]
     else:
@@ -214,7 +219,7 @@ def best_of_n_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer,
     directory = create_run_dir(run_dir)
     reward = model_reward(reward_model, tokenizer)
     prompt_ids = ppo.review_prompts(tokenizer, ppo.HELDOUT_NOUNS)(random.Random(seed + 3), prompts)
-    best = critic_free.best_of_n(policy, reward, tokenizer, prompt_ids, n, generator=torch.Generator().manual_seed(seed))
+    best = critic_free.best_of_n(policy, reward, tokenizer, prompt_ids, n, generator=seeded_generator(policy, seed))
     summary = {"task": "reviews", "n": n, "gold": float(gold_scores(best).mean()), "proxy": float(reward(best).mean()),
                "kl": critic_free.best_of_n_kl(n), "grammatical": float(np.mean([is_grammatical(t) for t in best])),
                "samples": best[:4]}
@@ -305,7 +310,7 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
                    "samples_before": before["samples"], "samples": after["samples"]}
     else:
         prompt_ids = prompt_sampler(random.Random(99), 500)
-        _, kl = ppo.sample_with_kl(trained, reference, tokenizer, prompt_ids, 8, torch.Generator().manual_seed(99))
+        _, kl = ppo.sample_with_kl(trained, reference, tokenizer, prompt_ids, 8, seeded_generator(trained, 99))
         summary = {"accuracy_before": arithmetic.accuracy(reference, tokenizer),
                    "accuracy_after": arithmetic.accuracy(trained, tokenizer), "kl": float(kl.mean())}
     summary = {"task": task, "method": method, **summary, "config": vars(config)}
@@ -313,9 +318,10 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
     return summary
 
 
-def load_policy(directory: str | Path, lora: dict | None = None) -> tuple[CausalLM, Tokenizer]:
-    """The policy of a stage directory, with fresh LoRA adapters when `lora` gives r (and alpha)."""
-    policy, tokenizer = load_model(directory)
+def load_policy(directory: str | Path, lora: dict | None = None,
+                device: torch.device | str = "cpu") -> tuple[CausalLM, Tokenizer]:
+    """The policy of a stage directory on `device`, with fresh LoRA adapters when `lora` gives r (and alpha)."""
+    policy, tokenizer = load_model(directory, device)
     if lora:
         from rung.rlhf import hf
 
@@ -326,12 +332,13 @@ def load_policy(directory: str | Path, lora: dict | None = None) -> tuple[Causal
 
 
 def start_stage(run_dir: str | Path, method: str, policy_dir: str | Path, reward_model_dir: str | Path | None = None,
-                seed: int = 0, overrides: dict | None = None, lora: dict | None = None, say=None) -> dict:
-    """PPO, GRPO or RLOO from the models in stage directories, recorded so that `resume_stage` can load
-    them again."""
+                seed: int = 0, overrides: dict | None = None, lora: dict | None = None, say=None,
+                device: torch.device | str = "cpu") -> dict:
+    """PPO, GRPO or RLOO from the models in stage directories, on `device`, recorded so that
+    `resume_stage` can load them again (on the same device: the sampling generator's state is)."""
     record = {"method": method, "policy": str(Path(policy_dir).resolve()), "seed": seed,
               "reward_model": str(Path(reward_model_dir).resolve()) if reward_model_dir else None,
-              "overrides": overrides or {}, "lora": lora or {}}
+              "overrides": overrides or {}, "lora": lora or {}, "device": str(device)}
     return run_recorded(run_dir, record, resume=False, say=say)
 
 
@@ -352,18 +359,19 @@ def resume_stage(run_dir: str | Path, say=None) -> dict:
 
 
 def run_recorded(run_dir, record: dict, resume: bool, say) -> dict:
-    policy, tokenizer = load_policy(record["policy"], record["lora"])
-    reward_model = load_model(record["reward_model"])[0] if record["reward_model"] else None
+    device = resolve_device(record.get("device", "cpu"))
+    policy, tokenizer = load_policy(record["policy"], record["lora"], device)
+    reward_model = load_model(record["reward_model"], device)[0] if record["reward_model"] else None
     return optimise_stage(run_dir, record["method"], policy, tokenizer, reward_model, task_of(record["policy"]),
                           record["seed"], record["overrides"], say=say, record=record, resume=resume)
 
 
-def demo(run_dir: str | Path, seed: int = 0, say=print) -> list[dict]:
+def demo(run_dir: str | Path, seed: int = 0, say=print, device: torch.device | str = "cpu") -> list[dict]:
     """Every stage in order, one run directory each under `run_dir`; returns the table's rows: base,
     best-of-16, PPO, GRPO, RLOO and DPO with gold and proxy scores on held-out prompts, KL and a sample."""
     root = create_run_dir(run_dir)
     say("pretraining the base policy …")
-    base, tokenizer = pretrain_stage(root / "base", seed=seed)
+    base, tokenizer = pretrain_stage(root / "base", seed=seed, device=device)
     say("labelling preferences with the gold judge and training the reward model …")
     reward_model = reward_stage(root / "reward_model", base, tokenizer, seed=seed)
     before = ppo.evaluate_policy(base, base, model_reward(reward_model, tokenizer), tokenizer)

@@ -27,7 +27,7 @@ from rung.optim import Adam
 from rung.returns import gae
 from rung.rlhf.data import NOUNS
 from rung.rlhf.gold import gold_scores
-from rung.rlhf.model import CausalLM, policy_and_reference, trainable, value_model_for
+from rung.rlhf.model import CausalLM, device_of, policy_and_reference, seeded_generator, trainable, value_model_for
 from rung.rlhf.pretrain import generate, left_pad
 from rung.rlhf.reward import Reward
 from rung.rlhf.tokenizer import Tokenizer
@@ -89,9 +89,9 @@ def response_layout(ids: torch.Tensor, prompt_len: int, pad_id: int) -> tuple[to
     the mask of each sequence's last response token (its <eos>, or the last token if cut by length),
     where the score is placed."""
     real = ids[:, 1:] != pad_id                                                             # [N, T−1]
-    response = real & (torch.arange(ids.shape[1] - 1) >= prompt_len - 1)
+    response = real & (torch.arange(ids.shape[1] - 1, device=ids.device) >= prompt_len - 1)
     last = torch.zeros_like(response)
-    last[torch.arange(len(ids)), response.long().cumsum(1).argmax(1)] = True
+    last[torch.arange(len(ids), device=ids.device), response.long().cumsum(1).argmax(1)] = True
     return response, last & response
 
 
@@ -131,8 +131,7 @@ def evaluate_policy(policy: CausalLM, reference: CausalLM, reward: Reward | None
     from rung.rlhf.data import is_grammatical
 
     prompt_ids = review_prompts(tokenizer, HELDOUT_NOUNS)(random.Random(seed), n)
-    texts, kl = sample_with_kl(policy, reference, tokenizer, prompt_ids, max_new_tokens,
-                               torch.Generator().manual_seed(seed))
+    texts, kl = sample_with_kl(policy, reference, tokenizer, prompt_ids, max_new_tokens, seeded_generator(policy, seed))
     gold = gold_scores(texts)
     return {"gold": float(gold.mean()), "gold_max": float(gold.max()), "proxy": float(reward(texts).mean()) if reward else None,
             "kl": float(kl.mean()), "grammatical": float(np.mean([is_grammatical(t) for t in texts])),
@@ -149,8 +148,8 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
     transformer with a fresh scalar head). `prompt_sampler` default: the review prompts. `judge` (the
     gold judge, never optimised) is only logged, as gold/mean: proxy and gold side by side."""
     torch.manual_seed(config.seed)
-    rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     policy, reference = policy_and_reference(policy)
+    rng, generator, device = random.Random(config.seed), seeded_generator(policy, config.seed), device_of(policy)
     value_model = value_model_for(policy, reference, value_model)
     prompt_sampler = prompt_sampler or review_prompts(tokenizer)
     policy_flat, value_flat = FlatParameters(trainable(policy)), FlatParameters(trainable(value_model))
@@ -175,22 +174,23 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
             logp_ref, _ = token_logprobs(reference, ids, mask)
             values_old = value_model(ids[:, :-1], mask[:, :-1]) * response                 # [N, T−1]
             texts = tokenizer.decode_batch(ids)
-            score = reward(texts)                                                           # [N]
+            score = reward(texts).to(device)                                                # [N]
             k1, k3 = kl_estimates(logp_old, logp_ref)
             k1, k3 = k1 * response, k3 * response
             # r_t = −β·KL_t, plus the score at the last response token
             rewards = -beta * k1 + score[:, None] * last
             # token-level GAE in rung.returns' [T, N] layout: the last response token is terminal
-            advantages, returns = gae(rewards.T.numpy(), values_old.T.numpy(),
-                                      np.concatenate([values_old.T.numpy()[1:], np.zeros((1, len(ids)), np.float32)]),
-                                      last.T.numpy(), np.zeros_like(last.T.numpy()), config.gamma, config.gae_lambda)
-            advantages, returns = torch.from_numpy(advantages.T.copy()), torch.from_numpy(returns.T.copy())
+            rewards_np, values_np, last_np = (t.T.cpu().numpy() for t in (rewards, values_old, last))
+            advantages, returns = gae(rewards_np, values_np,
+                                      np.concatenate([values_np[1:], np.zeros((1, len(ids)), np.float32)]),
+                                      last_np, np.zeros_like(last_np), config.gamma, config.gae_lambda)
+            advantages, returns = (torch.from_numpy(a.T.copy()).to(device) for a in (advantages, returns))
             advantages = whiten(advantages, response)
 
         # UPDATE: epochs of minibatches over the responses, PPO's losses unchanged
         stats = []
         for _ in range(config.n_epochs):
-            order = torch.randperm(len(ids), generator=generator)
+            order = torch.randperm(len(ids), generator=generator, device=device)
             for start in range(0, len(ids), config.minibatch_size):
                 idx = order[start:start + config.minibatch_size]
                 m = response[idx]

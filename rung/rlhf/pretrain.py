@@ -7,24 +7,22 @@ import torch
 import torch.nn.functional as F
 
 from rung.optim import Adam
-from rung.rlhf.model import GPT, CausalLM, GPTConfig
+from rung.rlhf.model import GPT, CausalLM, GPTConfig, device_of
 from rung.rlhf.tokenizer import Tokenizer
 
 
-def pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids [B, T] and the mask of real tokens [B, T]."""
+def pad(sequences: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids [B, T] and the mask of real tokens [B, T], on `device`."""
     T = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), T), pad_id, dtype=torch.long)
-    for i, s in enumerate(sequences):
-        ids[i, :len(s)] = torch.tensor(s)
+    ids = torch.tensor([list(s) + [pad_id] * (T - len(s)) for s in sequences], dtype=torch.long, device=device)
     return ids, ids != pad_id
 
 
-def left_pad(sequences: list[list[int]], pad_id: int) -> torch.Tensor:
+def left_pad(sequences: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Prompts of different lengths as one batch [B, P], padded on the left so that every completion
     starts at the same column (models read positions from the mask, rung.rlhf.model.positions_from)."""
     P = max(len(s) for s in sequences)
-    return torch.tensor([[pad_id] * (P - len(s)) + list(s) for s in sequences], dtype=torch.long)
+    return torch.tensor([[pad_id] * (P - len(s)) + list(s) for s in sequences], dtype=torch.long, device=device)
 
 
 def language_model_loss(model: CausalLM, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -35,7 +33,8 @@ def language_model_loss(model: CausalLM, ids: torch.Tensor, mask: torch.Tensor) 
 
 
 def pretrain(texts: list[str], tokenizer: Tokenizer, steps: int = 600, batch_size: int = 64, lr: float = 3e-3,
-             seed: int = 0, config: GPTConfig | None = None, model: CausalLM | None = None) -> tuple[CausalLM, list[float]]:
+             seed: int = 0, config: GPTConfig | None = None, model: CausalLM | None = None,
+             device: torch.device | str = "cpu") -> tuple[CausalLM, list[float]]:
     """Train `model` (default: a fresh GPT of `config`) on `texts` by next-token prediction; with a
     pretrained Hugging Face model this is supervised fine-tuning. Returns the model and its loss per
     step. The learning rate decays linearly to 0."""
@@ -43,15 +42,17 @@ def pretrain(texts: list[str], tokenizer: Tokenizer, steps: int = 600, batch_siz
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = model if model is not None else GPT(config or GPTConfig(vocab_size=len(tokenizer)))
+    if model is None:
+        with torch.device(device):
+            model = GPT(config or GPTConfig(vocab_size=len(tokenizer)))
     flat = FlatParameters(model)
     optimizer = Adam(flat.param, lr=lr)
     encoded = [tokenizer.encode(text)[:model.context] for text in texts]   # longer texts are cut
     losses = []
     for step in range(steps):
         optimizer.lr = lr * (1 - step / steps)
-        batch = torch.randint(len(encoded), (batch_size,), generator=generator)
-        ids, mask = pad([encoded[i] for i in batch], tokenizer.pad_id)
+        batch = torch.randint(len(encoded), (batch_size,), generator=generator, device="cpu").tolist()   # list indices
+        ids, mask = pad([encoded[i] for i in batch], tokenizer.pad_id, device_of(model))
         loss = language_model_loss(model, ids, mask)
         flat.apply(loss, optimizer, 1.0, step)
         losses.append(float(loss.detach()))
@@ -61,10 +62,12 @@ def pretrain(texts: list[str], tokenizer: Tokenizer, steps: int = 600, batch_siz
 @torch.no_grad()
 def generate(model: CausalLM, tokenizer: Tokenizer, prompt_ids: torch.Tensor, max_new_tokens: int = 24,
              temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Sample a completion of every prompt [N, P] (left-padded, `left_pad`): ids [N, T] with <pad>
-    after each sequence's <eos>. A sequence that reaches the length limit ends without <eos>."""
+    """Sample a completion of every prompt [N, P] (left-padded, `left_pad`): ids [N, T] on the model's
+    device, with <pad> after each sequence's <eos>. A sequence that reaches the length limit ends
+    without <eos>. `generator` on the model's device (rung.rlhf.model.seeded_generator)."""
+    prompt_ids = prompt_ids.to(device_of(model))
     ids, new_ids, cache = prompt_ids, prompt_ids, None
-    done = torch.zeros(len(ids), dtype=torch.bool)
+    done = torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
     for _ in range(min(max_new_tokens, model.context - ids.shape[1])):
         # with the key/value cache only the newest token goes through the model (the whole prompt at first)
         logits, cache = model.next_logits(new_ids, ids != tokenizer.pad_id, cache)
@@ -84,6 +87,6 @@ def sample(model: CausalLM, tokenizer: Tokenizer, n: int, prompt: str = "", max_
            temperature: float = 1.0, generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[str]]:
     """`n` completions of `prompt`: token ids [n, T] (<bos>, prompt, completion, <pad> after <eos>)
     and the decoded texts (prompt included)."""
-    ids = generate(model, tokenizer, left_pad([tokenizer.encode(prompt, eos=False)] * n, tokenizer.pad_id), max_new_tokens,
-                   temperature, generator)
+    prompt_ids = left_pad([tokenizer.encode(prompt, eos=False)] * n, tokenizer.pad_id, device_of(model))
+    ids = generate(model, tokenizer, prompt_ids, max_new_tokens, temperature, generator)
     return ids, tokenizer.decode_batch(ids)

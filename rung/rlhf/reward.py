@@ -20,7 +20,7 @@ from rung.nets import FlatParameters
 from rung.optim import Adam
 from rung.rlhf.data import NOUNS
 from rung.rlhf.gold import gold_score
-from rung.rlhf.model import CausalLM
+from rung.rlhf.model import CausalLM, device_of, seeded_generator
 from rung.rlhf.pretrain import pad, sample
 from rung.rlhf.tokenizer import Tokenizer
 
@@ -32,7 +32,7 @@ def preference_pairs(policy: CausalLM, tokenizer: Tokenizer, n_pairs: int, seed:
     """(chosen, rejected) pairs: two samples of the same prompt ("the NOUN"), the one with the higher
     gold score chosen; ties are skipped; with probability `label_noise` a label is flipped. A policy
     whose samples nearly all tie (all ungrammatical: −1 each) is an error, not an endless loop."""
-    rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
+    rng, generator = random.Random(seed), seeded_generator(policy, seed)
     pairs, tried = [], 0
     while len(pairs) < n_pairs:
         if tried >= 100 and len(pairs) < tried // 20:
@@ -55,7 +55,7 @@ def preference_pairs(policy: CausalLM, tokenizer: Tokenizer, n_pairs: int, seed:
 def scores(model: CausalLM, tokenizer: Tokenizer, texts: list[str]) -> torch.Tensor:
     """r(text) for each text [N]: the scalar head at the last real token."""
     # a text longer than the model's context keeps its end: the score is read at <eos>
-    ids, mask = pad([tokenizer.encode(t)[-model.context:] for t in texts], tokenizer.pad_id)  # [N, T]
+    ids, mask = pad([tokenizer.encode(t)[-model.context:] for t in texts], tokenizer.pad_id, device_of(model))
     values = model(ids, mask)                                                                # [N, T]
     return values.gather(1, (mask.sum(1) - 1)[:, None]).squeeze(1)                          # [N]
 
