@@ -330,9 +330,18 @@ class FlatParameters:
         optimiser. Stops the run (RungError) if the loss or the gradient is not finite; a finite
         gradient keeps the parameters finite, and rung.checkpoint checks them before every save.
         Returns ‖g‖ before clipping."""
-        require_finite("loss", loss, step)
         self.zero_grad()
+        self.backward(loss, step)
+        return self.step(optimizer, max_grad_norm, step)
+
+    def backward(self, loss: torch.Tensor, step: int) -> None:
+        """Add ∇loss to the gradient (several calls accumulate: micro-batches)."""
+        require_finite("loss", loss, step)
         loss.backward()
+
+    def step(self, optimizer, max_grad_norm: float | None, step: int) -> torch.Tensor:
+        """Clip the accumulated gradient's global norm (if `max_grad_norm`) and step the optimiser;
+        returns ‖g‖ before clipping."""
         grad_norm = self.clip_grad_norm(max_grad_norm) if max_grad_norm else torch.linalg.vector_norm(self.param.grad)
         require_finite("gradient", grad_norm, step)
         optimizer.step()

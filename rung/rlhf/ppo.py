@@ -53,6 +53,8 @@ class LMPPOConfig:
     gamma: float = 1.0
     gae_lambda: float = 0.95
     max_new_tokens: int = 16
+    micro_batch_size: int | None = None   # responses per forward/backward; gradients accumulate over a minibatch
+    bf16: bool = False            # forward passes under bfloat16 autocast (for GPUs; losses stay in float32)
     seed: int = 0
 
 
@@ -156,6 +158,7 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
     policy_opt, value_opt = Adam(policy_flat.param, config.lr, eps=1e-5), Adam(value_flat.param, config.value_lr, eps=1e-5)
     controller = AdaptiveKL(config.beta, config.target_kl, config.horizon) if config.adaptive_kl else None
     counters, history = {"beta": config.beta}, []
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
     state = {"policy": trainable(policy), "value_model": trainable(value_model), "policy_opt": policy_opt,
              "value_opt": value_opt, "rng": rng, "generator": generator, "counters": counters}
     start = checkpoint.start(state) if checkpoint is not None else 0
@@ -165,14 +168,14 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
 
     for update in range(start, config.updates):
         # ROLLOUT: responses to training prompts, scored by the reward model
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             prompt_ids = prompt_sampler(rng, config.batch_size)
             ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
             mask = ids != tokenizer.pad_id                                                  # [N, T]
             response, last = response_layout(ids, prompt_ids.shape[1], tokenizer.pad_id)  # [N, T−1]
             logp_old, entropy = token_logprobs(policy, ids, mask)
             logp_ref, _ = token_logprobs(reference, ids, mask)
-            values_old = value_model(ids[:, :-1], mask[:, :-1]) * response                 # [N, T−1]
+            values_old = value_model(ids[:, :-1], mask[:, :-1]).float() * response         # [N, T−1]
             texts = tokenizer.decode_batch(ids)
             score = reward(texts).to(device)                                                # [N]
             k1, k3 = kl_estimates(logp_old, logp_ref)
@@ -193,17 +196,27 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
             order = torch.randperm(len(ids), generator=generator, device=device)
             for start in range(0, len(ids), config.minibatch_size):
                 idx = order[start:start + config.minibatch_size]
-                m = response[idx]
-                logp, ent = token_logprobs(policy, ids[idx], mask[idx])
-                policy_loss, pstats = clipped_surrogate_loss(logp[m], logp_old[idx][m], advantages[idx][m],
-                                                             config.clip_eps)
-                policy_flat.apply(policy_loss, policy_opt, 1.0, update)
-                values = value_model(ids[idx][:, :-1], mask[idx][:, :-1])
-                v_loss = value_loss(values[m], values_old[idx][m], returns[idx][m], config.clip_value)
-                value_flat.apply(config.vf_coef * v_loss, value_opt, 1.0, update)
-                ratio = (logp[m] - logp_old[idx][m]).exp().mean()
-                stats.append({"approx_kl": float(pstats["approx_kl"]), "clipfrac": float(pstats["clipfrac"]),
-                              "ratio": float(ratio.detach()), "value_loss": float(v_loss.detach())})
+                tokens = int(response[idx].sum())
+                policy_flat.zero_grad()
+                value_flat.zero_grad()
+                for micro in idx.split(config.micro_batch_size or len(idx)):
+                    m = response[micro]
+                    # the minibatch's mean over tokens, as a sum over micro-batches of their means × token share
+                    share = int(m.sum()) / tokens
+                    with autocast:
+                        logp, _ = token_logprobs(policy, ids[micro], mask[micro])
+                        values = value_model(ids[micro][:, :-1], mask[micro][:, :-1])
+                    logp, values = logp.float(), values.float()
+                    policy_loss, pstats = clipped_surrogate_loss(logp[m], logp_old[micro][m], advantages[micro][m],
+                                                                 config.clip_eps)
+                    policy_flat.backward(policy_loss * share, update)
+                    v_loss = value_loss(values[m], values_old[micro][m], returns[micro][m], config.clip_value)
+                    value_flat.backward(config.vf_coef * v_loss * share, update)
+                    ratio = (logp[m] - logp_old[micro][m]).exp().mean()
+                    stats.append({"approx_kl": float(pstats["approx_kl"]), "clipfrac": float(pstats["clipfrac"]),
+                                  "ratio": float(ratio.detach()), "value_loss": float(v_loss.detach())})
+                policy_flat.step(policy_opt, 1.0, update)
+                value_flat.step(value_opt, 1.0, update)
 
         kl_per_response = k1.sum(1).mean()
         non_score = float((-beta * k1).sum(1).mean())

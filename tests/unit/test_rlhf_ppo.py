@@ -86,3 +86,36 @@ def test_best_of_n_kl_closed_form_and_choice():
     texts = tok.decode_batch(all_ids)
     for i, text in enumerate(chosen):
         assert count_good([text])[0] == max(count_good(texts[i * 16:(i + 1) * 16]))
+
+
+def tiny_ppo_run(**settings):
+    from rung.rlhf import ppo
+    from rung.rlhf.model import GPT, GPTConfig
+    from rung.rlhf.tokenizer import WordTokenizer
+
+    tok = WordTokenizer()
+    torch.manual_seed(0)
+    policy = GPT(GPTConfig(vocab_size=len(tok)))
+
+    def count_good(texts):
+        return torch.tensor([float(t.split().count("good")) for t in texts])
+    config = ppo.LMPPOConfig(updates=2, batch_size=16, minibatch_size=8, max_new_tokens=8, **settings)
+    trained, history = ppo.train(policy, count_good, tok, config)
+    return torch.cat([p.detach().reshape(-1) for p in trained.parameters()]), history
+
+
+def test_micro_batches_accumulate_to_the_minibatch_gradient():
+    """Gradients accumulated over micro-batches of 3, 3 and 2 responses (their token means weighted by
+    their token shares) train the policy as whole minibatches of 8 do, up to float rounding."""
+    whole, _ = tiny_ppo_run()
+    micro, _ = tiny_ppo_run(micro_batch_size=3)
+    assert not torch.equal(whole, micro)   # a different summation order, so not bit for bit …
+    torch.testing.assert_close(micro, whole, rtol=1e-4, atol=1e-5)   # … but the same steps
+
+
+def test_bf16_autocast_trains_with_float32_losses():
+    params, history = tiny_ppo_run(bf16=True)
+    whole, _ = tiny_ppo_run()
+    assert torch.isfinite(params).all() and all(math.isfinite(row["objective/kl"]) for row in history)
+    assert not torch.equal(params, whole)   # the forwards really ran in bfloat16
+    assert (params - whole).abs().max() < 0.05
