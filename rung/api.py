@@ -121,7 +121,7 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
           eval_every: int | str | None = "auto", eval_every_episodes: int = EVAL_EVERY_EPISODES,
-          stop_at: float | None = None, wrappers: list[str] | None = None):
+          stop_at: float | None = None, wrappers: list[str] | None = None, callbacks: list | None = None):
     """Train `algo` on `env`, evaluate it, and return the agent. `env`: a registered Gymnasium id,
     'module:Class' or 'file.py:Class', a gymnasium.Env subclass, or a function of no arguments that
     returns an env (rung.envs.env_id_of; a run from a Python object cannot use Ray workers, and is
@@ -141,7 +141,9 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     stops once that mean return reaches `stop_at`; "auto" (the default) evaluates at EVAL_POINTS evenly
     spaced points when there is a run directory to keep best/ in, and not otherwise; 0 or None: never.
     A final evaluation far below the best one during training is reported as a late collapse
-    (agent.during_training, also in eval.json; rung.diagnostics.late_collapse)."""
+    (agent.during_training, also in eval.json; rung.diagnostics.late_collapse). `callbacks`: objects
+    with any of on_log(step, metrics, agent), on_eval(step, result, agent), on_checkpoint(step,
+    run_dir); one returning False stops training as `stop_at` does (rung.runs.Callbacks)."""
     env_id = env_id_of(env)
     if eval_every == "auto" and run_dir is None:
         eval_every = None
@@ -166,10 +168,10 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     if run_dir is not None:
         directory = create_run_dir(default_run_dir(algo, env_id, seed) if run_dir is True else run_dir)
         write_json(directory / CONFIG_FILE, run_record(settings))
-    return run(settings, directory, progress)
+    return run(settings, directory, progress, callbacks=callbacks)
 
 
-def resume(run_dir: str | Path, progress: bool = False, env=None):
+def resume(run_dir: str | Path, progress: bool = False, env=None, callbacks: list | None = None):
     """Continue an interrupted run from its checkpoint to its planned end, then evaluate it, as `train`
     would have. The result is bit-identical to the run continuing in its own process after saving
     that checkpoint (rung.checkpoint). `env`: the env again, for a run trained on one given as a Python
@@ -191,11 +193,11 @@ def resume(run_dir: str | Path, progress: bool = False, env=None):
         raise
     except Exception as exc:
         raise RungError(f"{directory / CONFIG_FILE} is not a readable run config ({type(exc).__name__}: {exc})") from None
-    return run(settings, directory, progress, resume=True)
+    return run(settings, directory, progress, resume=True, callbacks=callbacks)
 
 
 def run(settings: RunSettings, directory: Path | None, progress: bool, resume: bool = False,
-        logger: Logger | None = None):
+        logger: Logger | None = None, callbacks: list | None = None):
     """Train (from scratch or from the run's checkpoint), evaluate, and write the results. A `logger`
     of the caller's (no run directory) sees every log point and the learner's state there: rung.lab
     records Q-tables and policies through it."""
@@ -214,10 +216,10 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
                   "versions": versions()}
         logger = RunLogger(directory, settings.steps, progress=progress, checkpoint_every=settings.checkpoint_every,
                            checkpoint_minutes=settings.checkpoint_minutes, exact_resume=settings.exact_resume,
-                           header=header, resume=resume, periodic=periodic)
+                           header=header, resume=resume, periodic=periodic, callbacks=callbacks)
     elif logger is None:
         logger = Logger(settings.steps, checkpoint_every=settings.checkpoint_every, exact_resume=settings.exact_resume,
-                        periodic=periodic)
+                        periodic=periodic, callbacks=callbacks)
     envs = EnvMaker(settings.env_id, settings.env_kwargs, settings.workers, settings.address, settings.wrappers)
     try:
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)

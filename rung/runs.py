@@ -14,12 +14,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import os
 import platform
+import random
 import re
 import signal
 import threading
@@ -151,7 +153,44 @@ class Interrupted(KeyboardInterrupt):
 
 
 class TargetReached(Exception):
-    """A periodic evaluation reached its `stop_at` return: training ends at this log point."""
+    """Training ends early at this log point: a periodic evaluation reached its `stop_at` return, or
+    a callback returned False. The run then finishes as usual (final evaluation, agent saved)."""
+
+
+@contextlib.contextmanager
+def isolated_rng():
+    """Whatever runs inside draws from the global random generators (torch's, NumPy's, Python's) without
+    moving them for the training around it: a callback that acts with the agent changes nothing."""
+    import torch
+
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
+
+
+class Callbacks:
+    """The user's callbacks (rung.train(..., callbacks=[...])): objects with any of
+    `on_log(step, metrics, agent)`, `on_eval(step, result, agent)` and `on_checkpoint(step, run_dir)`;
+    one that returns False stops training at that log point, through --stop-at's path (a checkpoint
+    there, then the final evaluation). They run with isolated_rng, so a run is the same with a
+    callback that only looks as without it."""
+
+    def __init__(self, callbacks: list | None):
+        self.callbacks = list(callbacks or [])
+
+    def call(self, hook: str, *args) -> bool:
+        """Run `hook` of every callback that has it; False if one asked to stop."""
+        keep_going = True
+        for callback in self.callbacks:
+            method = getattr(callback, hook, None)
+            if method is not None:
+                with isolated_rng():
+                    keep_going &= method(*args) is not False
+        return keep_going
 
 
 class Logger:
@@ -162,7 +201,7 @@ class Logger:
     With `periodic` (rung.evaluate.PeriodicEval), the agent the algorithm hands to `begin` is also
     evaluated at the first log point at or past each multiple of `periodic.every` env steps: the row
     gets `eval_return` and `eval_length`, the best agent so far is kept (RunLogger: in best/), and
-    reaching `periodic.stop_at` raises TargetReached. Evaluating uses its own envs and leaves every
+    reaching `periodic.stop_at` ends training there (`callbacks` can end it too: Callbacks). Evaluating uses its own envs and leaves every
     random generator of the run alone, so it changes nothing in training.
 
     Checkpoints are taken at log points: the first at or past each multiple of `checkpoint_every` env
@@ -173,7 +212,8 @@ class Logger:
     one that never crashed (rung.checkpoint)."""
 
     def __init__(self, total_steps: int, every: int | None = None, checkpoint_every: int | None = None,
-                 checkpoint_minutes: float | None = None, exact_resume: bool = False, periodic=None):
+                 checkpoint_minutes: float | None = None, exact_resume: bool = False, periodic=None,
+                 callbacks: list | None = None):
         self.total_steps = total_steps
         self.every = every or max(total_steps // 100, 1)
         self.checkpoint_every = checkpoint_every or max(total_steps // 10, 1)
@@ -187,6 +227,8 @@ class Logger:
         self.last_step = 0
         self.periodic, self.agent = periodic, None
         self.best_eval = -np.inf
+        self.callbacks = Callbacks(callbacks)
+        self.stop_here = False   # a callback or the stop_at target ended training: stop at the next checkpoint call
 
     def log(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
         now = time.perf_counter()
@@ -202,7 +244,17 @@ class Logger:
         self.write(row)
         if evaluating:
             self.judge(row)
+        if not self.callbacks.call("on_log", step, dict(row), self.agent):
+            self.stop_early(step, "a callback's on_log returned False")
+        if evaluating and not self.callbacks.call("on_eval", step, {k: row[k] for k in ("eval_return", "eval_length")},
+                                                  self.agent):
+            self.stop_early(step, "a callback's on_eval returned False")
         return row
+
+    def stop_early(self, step: int, why: str) -> None:
+        if not self.stop_here:
+            log.info(f"{why} at env step {step:,}: training stops")
+        self.stop_here = True
 
     def write(self, row: dict[str, float]) -> None:
         """In memory: nothing is written."""
@@ -214,8 +266,7 @@ class Logger:
             self.save_best(row)
         target = self.periodic.stop_at
         if target is not None and row["eval_return"] >= target:
-            log.info(f"eval return {row['eval_return']:g} ≥ {target:g} at env step {row['step']:,}: training stops")
-            raise TargetReached(row["step"])
+            self.stop_early(row["step"], f"eval return {row['eval_return']:g} ≥ {target:g}")
 
     def save_best(self, row: dict[str, float]) -> None:
         """In memory: nothing is written."""
@@ -224,18 +275,24 @@ class Logger:
         """Called by the algorithm at each log point with its state (rung.checkpoint names the kinds);
         saves it when a checkpoint is due. True when the caller must restart its envs' episodes here,
         resetting them with `rung.checkpoint.restart_seed(seed, step)` (only with `exact_resume`).
-        After a SIGINT or SIGTERM it saves and raises Interrupted instead."""
+        After a SIGINT or SIGTERM it saves and raises Interrupted instead; after an early stop (stop_at,
+        a callback) it saves and raises TargetReached."""
         if step >= self.total_steps:
+            if self.stop_here:
+                raise TargetReached(step)
             return False
         by_steps = step // self.checkpoint_every != self.last_checkpoint // self.checkpoint_every
         by_time = (self.checkpoint_seconds is not None
                    and time.monotonic() - self.last_checkpoint_time >= self.checkpoint_seconds)
-        if not (by_steps or by_time or self.stop_requested):
+        if not (by_steps or by_time or self.stop_requested or self.stop_here):
             return False
         self.last_checkpoint, self.last_checkpoint_time = step, time.monotonic()
         self.save(step, state)
+        self.callbacks.call("on_checkpoint", step, self.run_dir)
         if self.stop_requested:
             raise Interrupted(step, self.run_dir)
+        if self.stop_here:
+            raise TargetReached(step)
         return self.exact_resume
 
     def save(self, step: int, state: dict) -> None:
@@ -270,8 +327,9 @@ class RunLogger(Logger):
 
     def __init__(self, run_dir: Path, total_steps: int, every: int | None = None, progress: bool = True,
                  checkpoint_every: int | None = None, checkpoint_minutes: float | None = None,
-                 exact_resume: bool = False, header: dict | None = None, resume: bool = False, periodic=None):
-        super().__init__(total_steps, every, checkpoint_every, checkpoint_minutes, exact_resume, periodic)
+                 exact_resume: bool = False, header: dict | None = None, resume: bool = False, periodic=None,
+                 callbacks: list | None = None):
+        super().__init__(total_steps, every, checkpoint_every, checkpoint_minutes, exact_resume, periodic, callbacks)
         from torch.utils.tensorboard import SummaryWriter
 
         from rung.checkpoint import CHECKPOINT_FILE
