@@ -121,7 +121,8 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
           checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
           eval_every: int | str | None = "auto", eval_every_episodes: int = EVAL_EVERY_EPISODES,
-          stop_at: float | None = None, wrappers: list[str] | None = None, callbacks: list | None = None):
+          stop_at: float | None = None, wrappers: list[str] | None = None, callbacks: list | None = None,
+          video_every: int | None = None):
     """Train `algo` on `env`, evaluate it, and return the agent. `env`: a registered Gymnasium id,
     'module:Class' or 'file.py:Class', a gymnasium.Env subclass, or a function of no arguments that
     returns an env (rung.envs.env_id_of; a run from a Python object cannot use Ray workers, and is
@@ -143,7 +144,8 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     A final evaluation far below the best one during training is reported as a late collapse
     (agent.during_training, also in eval.json; rung.diagnostics.late_collapse). `callbacks`: objects
     with any of on_log(step, metrics, agent), on_eval(step, result, agent), on_checkpoint(step,
-    run_dir); one returning False stops training as `stop_at` does (rung.runs.Callbacks)."""
+    run_dir); one returning False stops training as `stop_at` does (rung.runs.Callbacks). `video_every`
+    env steps, one greedy episode is recorded into RUN_DIR/videos/ (rung.video; needs a run_dir)."""
     env_id = env_id_of(env)
     if eval_every == "auto" and run_dir is None:
         eval_every = None
@@ -168,6 +170,13 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     if run_dir is not None:
         directory = create_run_dir(default_run_dir(algo, env_id, seed) if run_dir is True else run_dir)
         write_json(directory / CONFIG_FILE, run_record(settings))
+    if video_every:
+        from rung.video import VideoEvery
+
+        if directory is None:
+            raise RungError("--video-every writes into the run directory: give run_dir")
+        callbacks = [*(callbacks or []), VideoEvery(video_every, directory / "videos", settings.env_id,
+                                                    settings.env_kwargs, settings.wrappers)]
     return run(settings, directory, progress, callbacks=callbacks)
 
 

@@ -89,6 +89,8 @@ def build_parser() -> Parser:
                        help="episodes per evaluation during training (default 10)")
     train.add_argument("--stop-at", type=float, metavar="RETURN",
                        help="stop training once an evaluation during training reaches this mean return")
+    train.add_argument("--video-every", type=int, metavar="STEPS",
+                       help="record one greedy episode every STEPS env steps into RUN_DIR/videos/ (MP4, 'rung[video]')")
     train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else 1 for MLP bodies and one per core for CNNs)")
     train.add_argument("--workers", type=int, metavar="N",
                        help="REINFORCE, A2C, PPO: N Ray actors step the envs, the learner updates (needs rung[ray])")
@@ -106,10 +108,12 @@ def build_parser() -> Parser:
 
     ev = sub.add_parser("eval", help="evaluate the agent of a finished run")
     ev.add_argument("run_dir", metavar="RUN_DIR")
-    ev.add_argument("--episodes", type=int, default=100, help="number of episodes (default 100)")
+    ev.add_argument("--episodes", type=int, help="number of episodes (default 100; 1 with --video)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation env (default 0)")
     ev.add_argument("--stochastic", action="store_true", help="sample actions instead of acting greedily")
     ev.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    ev.add_argument("--video", metavar="FILE", help="also record --episodes greedy episodes (default 1 with --video) "
+                                                    "into FILE.mp4 ('rung[video]') or FILE.gif")
 
     sub.add_parser("list", help="algorithms, the spaces each supports, and their presets")
 
@@ -224,7 +228,8 @@ def cmd_train(args) -> None:
     started = time.perf_counter()
     if args.resume:
         given = [a for a in ("algo", "env_id", "steps", "preset", "run_dir", "threads", "checkpoint_every",
-                             "workers", "address", "eval_every", "eval_every_episodes", "stop_at", "wrappers")
+                             "workers", "address", "eval_every", "eval_every_episodes", "stop_at", "wrappers",
+                             "video_every")
                  if getattr(args, a) is not None] + [a for a in ("overrides", "env_kwargs", "exact_resume")
                                                      if getattr(args, a)]
         if given:
@@ -243,7 +248,7 @@ def cmd_train(args) -> None:
                            eval_every="auto" if args.eval_every is None else args.eval_every,
                            eval_every_episodes=(EVAL_EVERY_EPISODES if args.eval_every_episodes is None
                                                 else args.eval_every_episodes), stop_at=args.stop_at,
-                           wrappers=args.wrappers)
+                           wrappers=args.wrappers, video_every=args.video_every)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo
@@ -288,12 +293,20 @@ def cmd_eval(args) -> None:
     import rung
     from rung.nets import default_threads
 
-    if args.episodes <= 0:
+    if args.episodes is not None and args.episodes <= 0:
         raise RungError(f"--episodes must be positive, got {args.episodes}")
     agent = rung.load(args.run_dir)
+    if args.video:
+        from rung.video import record
+
+        episodes = record(agent, args.video, args.episodes or 1, args.seed, deterministic=not args.stochastic)
+        for i, episode in enumerate(episodes):
+            print(f"episode {i + 1}: return {episode['return']:.4g}, length {episode['length']}")
+        print(f"video: {args.video}")
+        return
     if hasattr(agent, "obs_space") and default_threads(agent.obs_space) is not None:   # a network: training's threads
         torch.set_num_threads(default_threads(agent.obs_space))
-    result = rung.evaluate(agent, episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic)
+    result = rung.evaluate(agent, episodes=args.episodes or 100, seed=args.seed, deterministic=not args.stochastic)
     if args.json:
         print(json.dumps(result))
         return

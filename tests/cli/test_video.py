@@ -1,0 +1,49 @@
+"""Watching an agent: `rung eval RUN_DIR --video` writes an MP4 or GIF with one frame per action (read
+back to count them), `rung train --video-every` one file per interval; an env without frames is a
+one-line error."""
+
+import json
+
+import imageio.v3 as iio
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory):
+    import rung
+
+    run_dir = tmp_path_factory.mktemp("video") / "run"
+    rung.train("ppo", "CartPole-v1", steps=4096, seed=0, run_dir=run_dir, eval_episodes=2, eval_every=0,
+               config={"n_envs": 4, "n_steps": 128})
+    return run_dir
+
+
+def test_eval_writes_an_mp4_and_a_gif_with_one_frame_per_step(cli, cartpole_run, tmp_path):
+    proc = cli("eval", cartpole_run, "--video", tmp_path / "out.mp4", "--episodes", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lengths = [int(line.split("length ")[1]) for line in proc.stdout.splitlines() if line.startswith("episode")]
+    assert len(lengths) == 2 and all(n > 5 for n in lengths)
+    frames = iio.imread(tmp_path / "out.mp4")   # read back through imageio-ffmpeg
+    assert frames.shape[0] == sum(lengths) and frames.shape[-1] == 3
+    proc = cli("eval", cartpole_run, "--video", tmp_path / "out.gif", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    length = int(proc.stdout.splitlines()[0].split("length ")[1])
+    assert length == lengths[0]   # the same first episode (same seed)
+    assert Image.open(tmp_path / "out.gif").n_frames == length
+
+
+def test_video_mistakes_are_one_line_errors(cli, cartpole_run, tmp_path):
+    proc = cli("eval", cartpole_run, "--video", tmp_path / "out.avi", cwd=tmp_path)
+    assert proc.returncode == 2 and "--video writes .mp4 or .gif files" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_train_video_every_leaves_one_file_per_interval(cli, tmp_path):
+    proc = cli("train", "ppo", "CartPole-v1", "--steps", "4096", "--set", "n_envs=4", "n_steps=128", "--eval-every",
+               "0", "--eval-episodes", "1", "--video-every", "1024", "--run-dir", tmp_path / "run", "--quiet",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    videos = sorted(p.name for p in (tmp_path / "run/videos").iterdir())
+    assert videos == ["step-00001024.mp4", "step-00002048.mp4", "step-00003072.mp4", "step-00004096.mp4"]
+    assert json.loads((tmp_path / "run/eval.json").read_text())["episodes"] == 1
