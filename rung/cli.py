@@ -117,6 +117,11 @@ def build_parser() -> Parser:
 
     sub.add_parser("list", help="algorithms, the spaces each supports, and their presets")
 
+    export = sub.add_parser("export", help="the greedy policy of a deep agent as ONNX or TorchScript (docs/deploy.md)")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--onnx", metavar="FILE", help="write FILE.onnx (input obs [batch, ...], output action)")
+    export.add_argument("--torchscript", metavar="FILE", help="write a traced TorchScript module to FILE.pt")
+
     doctor = sub.add_parser("doctor", help="check an environment: API, spaces, scales, time limit, seeding, speed")
     doctor.add_argument("env_id", metavar="ENV_ID", help="a registered Gymnasium id, or module:Class, or file.py:Class")
     doctor.add_argument("--env-kwargs", nargs="+", action="extend", metavar="KEY=VALUE", default=[])
@@ -314,6 +319,18 @@ def cmd_eval(args) -> None:
           f"over {result['episodes']} episodes, mean length {result['mean_length']:.1f}")
 
 
+def cmd_export(args) -> None:
+    import rung
+    from rung.export import to_onnx, to_torchscript
+
+    if not (args.onnx or args.torchscript):
+        raise RungError("export needs --onnx FILE and/or --torchscript FILE")
+    agent = rung.load(args.run_dir)
+    for path, write in ((args.onnx, to_onnx), (args.torchscript, to_torchscript)):
+        if path:
+            print(f"wrote {write(agent, path)}")
+
+
 def cmd_list(args) -> None:
     from rung.algos import ALGOS
     from rung.presets import all_presets
@@ -447,7 +464,7 @@ def cmd_plot(args) -> None:
     print(plot_runs(args.run_dirs, args.out, args.title))
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor,
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "list": cmd_list, "plot": cmd_plot, "doctor": cmd_doctor,
             "rlhf": cmd_rlhf, "lab": cmd_lab, "report": cmd_report, "sweep": cmd_sweep}
 
 
