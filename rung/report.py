@@ -1,7 +1,10 @@
 """`rung report PATH... --out FILE.html`: one self-contained HTML page (plots and GIFs inline as data
 URIs, no external resources) for any mix of
-- training runs (config.json): the config, the evaluation, the learning curve, the last metrics row,
-  and a GIF of the trained agent where its env renders;
+- training runs (config.json): every logged diagnostic against env steps as small multiples (returns,
+  losses, approx_kl, clip fraction, entropy, explained variance, Q estimates, α, SPS …), with the health
+  warnings marked where they first fired; runs of the same algorithm on the same env (seeds) share
+  the figures, each run a thin line and their median with the min–max band; then each run's
+  evaluation, last metrics row, a GIF of the trained agent where its env renders, and config;
 - lab results (result.json): the claims with their verdicts and evidence, the figures, the numbers;
 - RLHF stages (summary.json): the summary, sample texts, and the per-update metrics plotted.
 
@@ -29,6 +32,7 @@ th { background: #f4f4f4; } img { max-width: 100%; } pre { background: #f7f7f7; 
 .holds { color: #fff; background: #2a7; padding: 1px 6px; border-radius: 3px; }
 .fails { color: #fff; background: #c33; padding: 1px 6px; border-radius: 3px; }
 li { margin: .3em 0; } details { margin: .5em 0; }
+.multiples { display: flex; flex-wrap: wrap; gap: 4px; } figure { margin: 0; } .multiples img { width: 320px; }
 """
 
 CHECK_IMAGES = """
@@ -86,29 +90,104 @@ def plot_png(series: dict[str, tuple[list[float], list[float]]], xlabel: str, ti
     return buffer.getvalue()
 
 
-def training_run(path: Path) -> str:
+SKIPPED_METRICS = ("step", "time", "episodes")   # the x axis, wall time, a counter
+
+
+def first_warnings(rows: list[dict[str, float]], total_steps: int) -> list[tuple[float, str]]:
+    """(env step, warning) where each of rung.diagnostics.health's warnings first fired in this run."""
+    from rung.diagnostics import health
+
+    seen, out = set(), []
+    for i, row in enumerate(rows):
+        for problem in health(rows[:i + 1], row["step"] / max(total_steps, 1)):
+            kind = problem.split(" ")[0]
+            if kind not in seen:
+                seen.add(kind)
+                out.append((row["step"], problem))
+    return out
+
+
+def metric_png(name: str, runs: list[tuple[str, list[dict]]], warnings: list[tuple[float, str]]) -> bytes:
+    """One diagnostic against env steps: each run a line; with several, their median and min–max band
+    on the first run's steps; warnings as dashed vertical lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(3.6, 2.5))
+    curves = []
+    for label, rows in runs:
+        points = [(r["step"], r[name]) for r in rows if name in r and np.isfinite(r[name])]
+        if points:
+            x, y = map(np.array, zip(*points))
+            ax.plot(x, y, lw=0.8, alpha=0.45 if len(runs) > 1 else 1, label=label)
+            curves.append((x, y))
+    if len(curves) > 1:
+        grid = curves[0][0]
+        stacked = np.stack([np.interp(grid, x, y) for x, y in curves])
+        ax.fill_between(grid, stacked.min(0), stacked.max(0), color="k", alpha=0.1, lw=0)
+        ax.plot(grid, np.median(stacked, axis=0), color="k", lw=1.4, label=f"median of {len(curves)}")
+    for step, _ in warnings:
+        ax.axvline(step, color="C3", ls="--", lw=0.8)
+    ax.set_title(name, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if len(runs) > 1:
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def diagnostics(paths: list[Path]) -> str:
+    """The small multiples of runs of one algorithm on one env: a figure per logged diagnostic."""
+    runs, warnings = [], []
+    for path in paths:
+        if (path / METRICS_FILE).is_file():
+            record = json.loads((path / CONFIG_FILE).read_text())
+            rows = read_csv(path / METRICS_FILE)
+            runs.append((f"seed {record['seed']}", rows))
+            warnings += [(step, f"seed {record['seed']}, env step {step:,.0f}: {text}")
+                         for step, text in first_warnings(rows, record["steps"])]
+    names = list(dict.fromkeys(k for _, rows in runs for r in rows for k in r if k not in SKIPPED_METRICS))
+    if not names:
+        return ""
+    figures = "".join(f'<figure data-metric="{html.escape(n)}" data-runs="{len(runs)}">'
+                      f'<img src="{data_uri(metric_png(n, runs, warnings), "image/png")}" alt="{html.escape(n)}">'
+                      f"</figure>" for n in names)
+    marks = ("<p>Health warnings (dashed red lines, where each first fired):</p><ul>"
+             + "".join(f"<li>{html.escape(text)}</li>" for _, text in warnings) + "</ul>") if warnings else \
+        "<p>No health warning fired.</p>"
+    return f'<h3>Diagnostics over training</h3><div class="multiples">{figures}</div>{marks}'
+
+
+def training_runs(paths: list[Path]) -> str:
+    """Runs of one algorithm on one env (seeds, usually): shared diagnostics, then each run."""
     from rung.api import load
     from rung.evaluate import record_gif
 
-    record = json.loads((path / CONFIG_FILE).read_text())
-    parts = [f"<h2>{html.escape(record['algo'])} on {html.escape(record['env_id'])}, seed {record['seed']}</h2>",
-             f"<p>run directory <code>{html.escape(str(path))}</code>, {record['steps']:,} env steps</p>"]
-    if (path / EVAL_FILE).is_file():
-        parts += ["<h3>Evaluation</h3>", table(json.loads((path / EVAL_FILE).read_text()))]
-    if (path / METRICS_FILE).is_file():
-        rows = read_csv(path / METRICS_FILE)
-        curve = [(r["step"], r["episodic_return"]) for r in rows if "episodic_return" in r]
-        if curve:
-            steps, returns = zip(*curve)
-            parts.append(image(plot_png({"episodic return": (list(steps), list(returns))}, "env steps",
-                                        "learning curve"), "image/png", "learning curve"))
-        if rows:
-            parts += ["<h3>Last logged metrics</h3>", table(rows[-1])]
-    if (path / EVAL_FILE).is_file():
-        gif = record_gif(load(path))
-        if gif:
-            parts += ["<h3>The trained agent (one greedy episode)</h3>", image(gif, "image/gif", "agent")]
-    parts += ["<details><summary>config</summary>", table(record["config"]), "</details>"]
+    record = json.loads((paths[0] / CONFIG_FILE).read_text())
+    seeds = ", ".join(str(json.loads((p / CONFIG_FILE).read_text())["seed"]) for p in paths)
+    parts = [f"<h2>{html.escape(record['algo'])} on {html.escape(record['env_id'])}, "
+             f"seed{'s' if len(paths) > 1 else ''} {seeds}</h2>", diagnostics(paths)]
+    for path in paths:
+        record = json.loads((path / CONFIG_FILE).read_text())
+        parts.append(f"<h3>seed {record['seed']}: <code>{html.escape(str(path))}</code>, {record['steps']:,} env steps</h3>")
+        if (path / EVAL_FILE).is_file():
+            parts += ["<h4>Evaluation</h4>", table(json.loads((path / EVAL_FILE).read_text()))]
+        if (path / METRICS_FILE).is_file():
+            rows = read_csv(path / METRICS_FILE)
+            if rows:
+                parts += ["<h4>Last logged metrics</h4>", table(rows[-1])]
+        if (path / EVAL_FILE).is_file():
+            gif = record_gif(load(path))
+            if gif:
+                parts += ["<h4>The trained agent (one greedy episode)</h4>", image(gif, "image/gif", "agent")]
+        parts += ["<details><summary>config</summary>", table(record["config"]), "</details>"]
     return "\n".join(parts)
 
 
@@ -157,20 +236,33 @@ def rlhf_stage(path: Path) -> str:
     return "\n".join(parts)
 
 
-def section(path: Path) -> str:
-    if not path.is_dir():
-        raise RungError(f"{path} is not a directory")
-    if (path / "result.json").is_file():
-        return lab_result(path)
-    if (path / CONFIG_FILE).is_file():
-        return training_run(path)
-    if (path / "summary.json").is_file():
-        return rlhf_stage(path)
-    raise RungError(f"{path} is neither a run directory, a lab result nor an RLHF stage")
+def sections(paths: list[Path]) -> list[str]:
+    """One section per lab result and RLHF stage, and one per (algorithm, env) for training runs, in the
+    order they first appear."""
+    groups: dict[tuple, list[Path]] = {}
+    for path in paths:
+        if not path.is_dir():
+            raise RungError(f"{path} is not a directory")
+        if (path / "result.json").is_file() or (path / "summary.json").is_file():
+            groups[("other", str(path))] = [path]
+        elif (path / CONFIG_FILE).is_file():
+            record = json.loads((path / CONFIG_FILE).read_text())
+            groups.setdefault(("run", record["algo"], record["env_id"]), []).append(path)
+        else:
+            raise RungError(f"{path} is neither a run directory, a lab result nor an RLHF stage")
+    out = []
+    for key, group in groups.items():
+        if key[0] == "run":
+            out.append(training_runs(group))
+        elif (group[0] / "result.json").is_file():
+            out.append(lab_result(group[0]))
+        else:
+            out.append(rlhf_stage(group[0]))
+    return out
 
 
 def build_report(paths: list[str | Path], out: str | Path, title: str = "rung report") -> Path:
-    body = "\n".join(section(Path(p)) for p in paths)
+    body = "\n".join(sections([Path(p) for p in paths]))
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>\n{body}\n"
             f"<script>{CHECK_IMAGES}</script></body></html>\n")

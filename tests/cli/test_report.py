@@ -94,3 +94,33 @@ def test_report_of_an_off_policy_run_shows_its_family_metrics_and_the_agent(cli,
     text = page.read_text()
     assert all(name in text for name in ("qf1_loss", "qf2_values", "alpha", "entropy", "actor_saturation"))
     assert "data:image/gif" in text   # Pendulum renders: the trained agent's episode
+
+
+def test_a_report_of_two_seeds_shows_every_diagnostic_with_both_runs(cli, tmp_path):
+    for seed in (0, 1):
+        proc = cli("train", "ppo", "CartPole-v1", "--steps", "4096", "--seed", seed, "--set", "n_envs=4",
+                   "n_steps=128", "--eval-every", "1024", "--eval-episodes", "2", "--quiet",
+                   "--run-dir", tmp_path / f"s{seed}", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    page = tmp_path / "report.html"
+    proc = cli("report", tmp_path / "s0", tmp_path / "s1", "--out", page, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = page.read_text()
+    figures = dict(re.findall(r'<figure data-metric="([^"]+)" data-runs="(\d+)">', text))
+    header = (tmp_path / "s0/metrics.csv").read_text().splitlines()[0].split(",")
+    logged = set(header) - {"step", "time", "episodes"}
+    assert set(figures) == logged and set(figures.values()) == {"2"}   # every diagnostic, both runs in each
+    assert {"approx_kl", "clipfrac", "entropy", "explained_variance", "eval_return", "SPS"} <= logged
+    assert text.count("<h2>") == 1 and "seeds 0, 1" in text   # one section for the two seeds
+    dom, console = open_in_chromium(page, tmp_path)
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    assert f'data-images="{text.count("<img")}"' in body and 'data-broken="0"' in body, body
+    assert console == []
+
+
+def test_health_warnings_are_placed_where_they_first_fired():
+    from rung.report import first_warnings
+
+    rows = [{"step": 100.0, "approx_kl": 0.01}, {"step": 200.0, "approx_kl": 0.9}, {"step": 300.0, "approx_kl": 0.8}]
+    (step, text), = first_warnings(rows, 1000)
+    assert step == 200.0 and text.startswith("approx_kl 0.900")
