@@ -52,8 +52,9 @@ def test_critic_free_methods_raise_the_gold_score(base_and_reward_model, method,
 
 def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(base_and_reward_model, expect):
     """DPO's defaults (β 0.1, 2 epochs, the chosen responses' NLL at weight 1) on the 6,000 pairs the
-    reward model was trained on. Measured by benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads:
-    see docs/rlhf.md."""
+    reward model was trained on. Measured by benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads
+    (default kernels): gold gain 0.224–0.288, KL 0.173–0.231, grammatical 0.973–0.988, implicit-reward
+    accuracy 0.755–0.789. DPO's loss alone (rpo_alpha 0) failed 6 of these 10 (gold gain −0.22, KL 5.0)."""
     seed, base, _, reward = base_and_reward_model
     before = ppo.evaluate_policy(base, base, reward, TOK)
     pairs = preference_pairs(base, TOK, 6000, seed=seed + 1)
