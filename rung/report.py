@@ -165,6 +165,22 @@ def diagnostics(paths: list[Path]) -> str:
     return f'<h3>Diagnostics over training</h3><div class="multiples">{figures}</div>{marks}'
 
 
+def latest_video_gif(path: Path, width: int = 320) -> bytes | None:
+    """An MP4 of RUN_DIR/videos as an inline GIF (every other frame, `width` wide): pages play GIFs
+    everywhere, H.264 not in every browser build. None without imageio-ffmpeg."""
+    try:
+        import imageio.v3 as iio
+    except ImportError:
+        return None
+    from PIL import Image
+
+    frames = [Image.fromarray(f) for f in iio.imread(path)[::2]]
+    frames = [f.resize((width, max(1, round(f.height * width / f.width)))) for f in frames]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=66, loop=0)
+    return buffer.getvalue()
+
+
 def training_runs(paths: list[Path]) -> str:
     """Runs of one algorithm on one env (seeds, usually): shared diagnostics, then each run."""
     from rung.api import load
@@ -183,6 +199,11 @@ def training_runs(paths: list[Path]) -> str:
             rows = read_csv(path / METRICS_FILE)
             if rows:
                 parts += ["<h4>Last logged metrics</h4>", table(rows[-1])]
+        videos = sorted((path / "videos").glob("*.mp4")) if (path / "videos").is_dir() else []
+        latest = videos and latest_video_gif(videos[-1])
+        if latest:
+            parts += [f"<h4>The latest video, {html.escape(videos[-1].name)} (--video-every)</h4>",
+                      image(latest, "image/gif", videos[-1].name)]
         if (path / EVAL_FILE).is_file():
             gif = record_gif(load(path))
             if gif:

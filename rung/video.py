@@ -25,7 +25,8 @@ FORMATS = (".mp4", ".gif")
 def render_episodes(agent, episodes: int = 1, seed: int = 0, deterministic: bool = True,
                     max_steps: int | None = None) -> list[dict]:
     """Greedy episodes of `agent` on a fresh copy of its env in rgb_array mode: for each, its frames
-    (H × W × 3 uint8, one per action), return and length. A RungError when the env cannot render."""
+    (H × W × 3 uint8, one per action), the return before each action, the return and the length. A
+    RungError when the env cannot render."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # pygame's renderers need no sound device
     try:
         env = make_env(agent.env_id, agent.env_kwargs, render_mode="rgb_array", wrappers=agent.wrappers)
@@ -36,7 +37,7 @@ def render_episodes(agent, episodes: int = 1, seed: int = 0, deterministic: bool
         for episode in range(episodes):
             obs, info = env.reset(seed=seed + episode)
             getattr(agent, "begin_episodes", lambda starts: None)(np.ones(1, dtype=bool))
-            frames, total, done = [], 0.0, False
+            frames, returns_so_far, total, done = [], [], 0.0, False
             while not done and (max_steps is None or len(frames) < max_steps):
                 try:
                     frame = env.render()
@@ -45,18 +46,20 @@ def render_episodes(agent, episodes: int = 1, seed: int = 0, deterministic: bool
                 if not isinstance(frame, np.ndarray) or frame.ndim != 3:
                     raise RungError(f"{agent.env_id} renders no RGB frames in rgb_array mode (got {type(frame).__name__})")
                 frames.append(frame)
+                returns_so_far.append(total)
                 action = agent.act(obs, deterministic=deterministic, action_mask=info.get("action_mask"))
                 obs, reward, terminated, truncated, info = env.step(action)
                 total += float(reward)
                 done = terminated or truncated
-            out.append({"frames": frames, "return": total, "length": len(frames)})
+            out.append({"frames": frames, "returns_so_far": returns_so_far, "return": total, "length": len(frames)})
     finally:
         env.close()
     return out
 
 
 def caption(frames: list[np.ndarray], episode: int, rewards_so_far: list[float] | None = None) -> list[np.ndarray]:
-    """The frames with "episode E  step t" (and the return so far) drawn in the top-left corner."""
+    """The frames with "episode E  step t  return R" (R: the return before step t's action) drawn in
+    the top-left corner."""
     from PIL import Image, ImageDraw
 
     out = []
@@ -95,27 +98,51 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = FPS) -> N
 
 
 def record(agent, path: str | Path, episodes: int = 1, seed: int = 0, deterministic: bool = True) -> list[dict]:
-    """Record `episodes` episodes of `agent` into one video file; returns each episode's return and length."""
+    """Record `episodes` episodes of `agent` into one video file; returns each episode's return, length
+    and captioned frames."""
     if Path(path).suffix.lower() not in FORMATS:
         raise RungError(f"--video writes {' or '.join(FORMATS)} files, not {Path(path).name}")
     rendered = render_episodes(agent, episodes, seed, deterministic)
-    frames = [frame for i, e in enumerate(rendered) for frame in caption(e["frames"], i)]
-    write_video(frames, path)
-    return [{"return": e["return"], "length": e["length"]} for e in rendered]
+    captioned = [caption(e["frames"], i, e["returns_so_far"]) for i, e in enumerate(rendered)]
+    write_video([frame for frames in captioned for frame in frames], path)
+    return [{"return": e["return"], "length": e["length"], "frames": frames} for e, frames in zip(rendered, captioned)]
+
+
+def tensorboard_gif(writer, tag: str, frames: list[np.ndarray], step: int, width: int = 240) -> None:
+    """The frames as an animated GIF in TensorBoard's Images tab (what SummaryWriter.add_video writes,
+    without its moviepy dependency): every other frame, `width` pixels wide."""
+    import io
+
+    from PIL import Image
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    images = [Image.fromarray(f) for f in frames[::2]]
+    images = [im.resize((width, max(1, round(im.height * width / im.width)))) for im in images]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=66, loop=0)
+    image = Summary.Image(height=images[0].height, width=width, colorspace=3, encoded_image_string=buffer.getvalue())
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+    writer.flush()
 
 
 class VideoEvery:
     """The callback behind `rung train --video-every STEPS`: one greedy episode of the live agent recorded
-    into RUN_DIR/videos/step-NNNNNNNN.mp4 at the first log point at or past each multiple of `every`
-    (rung.runs.Callbacks runs it with isolated random generators: recording changes no training)."""
+    into RUN_DIR/videos/step-NNNNNNNN.mp4, and as an animated GIF into TensorBoard (tag "video"), at the
+    first log point at or past each multiple of `every` (rung.runs.Callbacks runs it with isolated
+    random generators: recording changes no training)."""
 
     def __init__(self, every: int, directory: Path, env_id: str, env_kwargs: dict, wrappers: list[str],
                  suffix: str = ".mp4"):
         self.every, self.directory, self.suffix, self.last = every, Path(directory), suffix, 0
         self.env = (env_id, env_kwargs, wrappers)
+        self.writer = None
 
     def on_log(self, step, metrics, agent):
         if step // self.every != self.last // self.every:
+            from torch.utils.tensorboard import SummaryWriter
+
             agent.env_id, agent.env_kwargs, agent.wrappers = self.env   # as rung.api sets them after training
-            record(agent, self.directory / f"step-{step:08d}{self.suffix}", seed=step)
+            episode, = record(agent, self.directory / f"step-{step:08d}{self.suffix}", seed=step)
+            self.writer = self.writer or SummaryWriter(str(self.directory.parent / "tb"))
+            tensorboard_gif(self.writer, "video", episode["frames"], step)
         self.last = step

@@ -203,13 +203,14 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: LMPPOC
                     m = response[micro]
                     # the minibatch's mean over tokens, as a sum over micro-batches of their means × token share
                     share = int(m.sum()) / tokens
+                    # the policy's backward before V's forward: a LoRA V switches the shared trunk's adapters
                     with autocast:
-                        logp, _ = token_logprobs(policy, ids[micro], mask[micro])
-                        values = value_model(ids[micro][:, :-1], mask[micro][:, :-1])
-                    logp, values = logp.float(), values.float()
+                        logp = token_logprobs(policy, ids[micro], mask[micro])[0].float()
                     policy_loss, pstats = clipped_surrogate_loss(logp[m], logp_old[micro][m], advantages[micro][m],
                                                                  config.clip_eps)
                     policy_flat.backward(policy_loss * share, update)
+                    with autocast:
+                        values = value_model(ids[micro][:, :-1], mask[micro][:, :-1]).float()
                     v_loss = value_loss(values[m], values_old[micro][m], returns[micro][m], config.clip_value)
                     value_flat.backward(config.vf_coef * v_loss * share, update)
                     ratio = (logp[m] - logp_old[micro][m]).exp().mean()

@@ -47,3 +47,12 @@ def test_train_video_every_leaves_one_file_per_interval(cli, tmp_path):
     videos = sorted(p.name for p in (tmp_path / "run/videos").iterdir())
     assert videos == ["step-00001024.mp4", "step-00002048.mp4", "step-00003072.mp4", "step-00004096.mp4"]
     assert json.loads((tmp_path / "run/eval.json").read_text())["episodes"] == 1
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run/tb"), size_guidance={"images": 0})
+    events.Reload()
+    gifs = events.Images("video")
+    assert [g.step for g in gifs] == [1024, 2048, 3072, 4096] and gifs[0].encoded_image_string[:6] == b"GIF89a"
+    proc = cli("report", tmp_path / "run", "--out", tmp_path / "report.html", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "The latest video, step-00004096.mp4" in (tmp_path / "report.html").read_text()
