@@ -30,7 +30,7 @@ def atari(algo: str, steps: int) -> None:
 
     start = time.perf_counter()
     rung.train(algo, "ALE/Pong-v5", steps=steps, seed=0, eval_episodes=1, eval_every=0,
-               config={"learning_starts": min(1000, steps // 2)} if algo == "dqn" else {"n_envs": 2, "n_steps": 64})
+               config={"learning_starts": min(1000, steps // 2)} if algo == "dqn" else {"n_envs": 2, "n_steps": 32})
     seconds = time.perf_counter() - start
     print(f"{algo} ALE/Pong-v5 (cpu): {steps:,} env steps in {seconds:.1f} s = {steps / seconds:,.0f} SPS, "
           f"peak {peak_memory(torch.device('cpu'))}", flush=True)
@@ -74,8 +74,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="for the RLHF stage: auto, cpu, cuda, cuda:N")
     args = parser.parse_args()
     device = resolve(args.device)
-    atari("ppo", 256 if args.tiny else 100_000)
-    atari("dqn", 256 if args.tiny else 100_000)
+    atari("ppo", 64 if args.tiny else 100_000)
+    atari("dqn", 64 if args.tiny else 100_000)
     rlhf_ppo(device, args.tiny)
 
 

@@ -66,9 +66,22 @@ def review_models(seed: int) -> tuple:
 
     tokenizer = WordTokenizer()
     base, losses = pretrain(corpus(5000, seed=seed), tokenizer, steps=600, seed=seed)
-    reward_model, reward_losses = train_reward_model(base, tokenizer, preference_pairs(base, tokenizer, 6000,
-                                                                                       seed=seed + 1), seed=seed)
+    reward_model, reward_losses = train_reward_model(base, tokenizer, review_pairs(seed, base), seed=seed)
     return base, losses, reward_model, reward_losses
+
+
+_PAIRS: dict = {}
+
+
+def review_pairs(seed: int, base=None) -> list:
+    """The 6,000 gold-labelled pairs review_models(seed)'s reward model trains on (made once per process)."""
+    from rung.rlhf.reward import preference_pairs
+    from rung.rlhf.tokenizer import WordTokenizer
+
+    if seed not in _PAIRS:
+        _PAIRS[seed] = preference_pairs(base if base is not None else review_models(seed)[0], WordTokenizer(), 6000,
+                                        seed=seed + 1)
+    return _PAIRS[seed]
 
 
 def run_cli(*args, cwd=None, check=False, env=None):

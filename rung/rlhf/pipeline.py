@@ -202,11 +202,13 @@ def require_reviews(policy_dir: str | Path, stage: str) -> None:
 def reward_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, seed: int = 0, pairs: int = 6000,
                  label_noise: float = 0.0) -> CausalLM:
     """Preference pairs of the policy's samples, labelled by the gold judge (a fraction `label_noise`
-    flipped), and the reward model trained on them; accuracy measured on 1,000 held-out clean pairs."""
+    flipped), and the reward model trained on them; accuracy measured on 1,000 held-out clean pairs.
+    The pairs stay on the returned model as `.pairs` (the demo's DPO stage trains on them)."""
     directory = create_run_dir(run_dir)
     train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
     heldout = preference_pairs(policy, tokenizer, 1000, seed=seed + 2)
     reward_model, losses = train_reward_model(policy, tokenizer, train_pairs, seed=seed)
+    reward_model.pairs = train_pairs
     save_model(reward_model, tokenizer, directory)
     write_json(directory / "summary.json", {"task": "reviews", "heldout_accuracy": pairwise_accuracy(reward_model, tokenizer, heldout),
                                             "pairs": pairs, "label_noise": label_noise,
@@ -229,13 +231,14 @@ def best_of_n_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer,
 
 def dpo_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, reward_model: CausalLM | None = None,
               seed: int = 0, pairs: int = 6000, label_noise: float = 0.0, overrides: dict | None = None,
-              say=None) -> dict:
+              say=None, train_pairs: list[tuple[str, str]] | None = None) -> dict:
     """DPO from `policy` (also π_ref) on the preference pairs the reward stage trains on (the same
     `pairs`, `label_noise` and seed give the same pairs). `reward_model`, if given, only scores the
     result (the proxy columns). `overrides` set fields of DPOConfig."""
     directory = create_run_dir(run_dir)
     config = build(dpo.DPOConfig, {"seed": seed, **(overrides or {})})
-    train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
+    if train_pairs is None:   # the reward stage's pairs, made again (the demo hands over its own)
+        train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
     log = StageLog(directory)
 
     def log_step(row: dict) -> None:
@@ -387,7 +390,7 @@ def demo(run_dir: str | Path, seed: int = 0, say=print, device: torch.device | s
         rows.append({"policy": method.upper(), "gold": summary["gold_after"], "proxy": summary["proxy_after"],
                      "kl": summary["kl"], "sample": summary["samples"][0]})
     say("DPO on the reward model's preference pairs …")
-    summary = dpo_stage(root / "dpo", base, tokenizer, reward_model, seed=seed)
+    summary = dpo_stage(root / "dpo", base, tokenizer, reward_model, seed=seed, train_pairs=reward_model.pairs)
     rows.append({"policy": "DPO", "gold": summary["gold_after"], "proxy": summary["proxy_after"], "kl": summary["kl"],
                  "sample": summary["samples"][0]})
     write_json(root / "summary.json", {"table": rows})

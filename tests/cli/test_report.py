@@ -98,7 +98,7 @@ def test_report_of_an_off_policy_run_shows_its_family_metrics_and_the_agent(cli,
 
 def test_a_report_of_two_seeds_shows_every_diagnostic_with_both_runs(cli, tmp_path):
     for seed in (0, 1):
-        proc = cli("train", "ppo", "CartPole-v1", "--steps", "4096", "--seed", seed, "--set", "n_envs=4",
+        proc = cli("train", "ppo", "CartPole-v1", "--steps", "2048", "--seed", seed, "--set", "n_envs=4",
                    "n_steps=128", "--eval-every", "1024", "--eval-episodes", "2", "--quiet",
                    "--run-dir", tmp_path / f"s{seed}", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr

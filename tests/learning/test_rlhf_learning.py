@@ -13,7 +13,7 @@ from rung.rlhf import critic_free, dpo, ppo
 from rung.rlhf.pretrain import pretrain
 from rung.rlhf.reward import model_reward, preference_pairs
 from rung.rlhf.tokenizer import WordTokenizer
-from tests.conftest import learning_seeds, review_models, threads_option
+from tests.conftest import learning_seeds, review_models, review_pairs, threads_option
 
 TOK = WordTokenizer()
 pytestmark = [pytest.mark.learning, pytest.mark.xdist_group("reviews")]   # review_models: shared, built once
@@ -57,8 +57,7 @@ def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(base
     accuracy 0.755–0.789. DPO's loss alone (rpo_alpha 0) failed 6 of these 10 (gold gain −0.22, KL 5.0)."""
     seed, base, _, reward = base_and_reward_model
     before = ppo.evaluate_policy(base, base, reward, TOK)
-    pairs = preference_pairs(base, TOK, 6000, seed=seed + 1)
-    policy, history = dpo.train(base, TOK, pairs, dpo.DPOConfig(seed=seed))
+    policy, history = dpo.train(base, TOK, review_pairs(seed), dpo.DPOConfig(seed=seed))   # the RM's pairs
     after = ppo.evaluate_policy(policy, base, reward, TOK)
     heldout = preference_pairs(base, TOK, 1000, seed=seed + 2)
     expect("gold gain", after["gold"] - before["gold"], ">", 0.15)
