@@ -61,7 +61,7 @@ def review_models(seed: int) -> tuple:
     and shared by the tests marked `xdist_group("reviews")`, which `--dist loadgroup` keeps on one worker."""
     from rung.rlhf.data import corpus
     from rung.rlhf.pretrain import pretrain
-    from rung.rlhf.reward import preference_pairs, train_reward_model
+    from rung.rlhf.reward import train_reward_model
     from rung.rlhf.tokenizer import WordTokenizer
 
     tokenizer = WordTokenizer()
