@@ -56,3 +56,14 @@ def test_train_video_every_leaves_one_file_per_interval(cli, tmp_path):
     proc = cli("report", tmp_path / "run", "--out", tmp_path / "report.html", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "The latest video, step-00002048.mp4" in (tmp_path / "report.html").read_text()
+
+
+def test_an_env_that_renders_no_frames_is_a_rung_error():
+    from types import SimpleNamespace
+
+    from rung.errors import RungError
+    from rung.video import render_episodes
+
+    agent = SimpleNamespace(env_id="rung.testbed:Corridor", env_kwargs={}, wrappers=[])   # it never gets to act
+    with pytest.raises(RungError, match="rung.testbed:Corridor cannot render frames"):
+        render_episodes(agent)
