@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
 
@@ -109,35 +108,11 @@ def exact_returns(agent, env_kwargs: dict) -> dict:
 def record_gif(agent, seed: int = 0, max_frames: int = 300, width: int = 320) -> bytes | None:
     """One greedy episode of `agent` as an animated GIF (every other frame, `width` pixels wide), or
     None when its env cannot render RGB frames (or its renderer, e.g. pygame, is not installed)."""
-    import io
-    import os
+    from rung.errors import RungError
+    from rung.video import gif_bytes, render_episodes
 
-    from PIL import Image
-
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # pygame's renderers need no sound, and no sound device here
     try:
-        env = make_env(agent.env_id, agent.env_kwargs, render_mode="rgb_array", wrappers=agent.wrappers)
-    except Exception:  # an env that takes no render_mode
+        episode, = render_episodes(agent, 1, seed, max_steps=2 * max_frames)
+    except RungError:
         return None
-    frames = []
-    try:
-        obs, info = env.reset(seed=seed)
-        getattr(agent, "begin_episodes", lambda starts: None)(np.ones(1, dtype=bool))
-        for step in range(2 * max_frames):
-            if step % 2 == 0:
-                try:
-                    frame = env.render()
-                except gym.error.DependencyNotInstalled:
-                    return None
-                if not isinstance(frame, np.ndarray) or frame.ndim != 3:
-                    return None
-                image = Image.fromarray(frame)
-                frames.append(image.resize((width, max(1, round(image.height * width / image.width)))))
-            obs, _, terminated, truncated, info = env.step(agent.act(obs, action_mask=info.get("action_mask")))
-            if terminated or truncated:
-                break
-    finally:
-        env.close()
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=66, loop=0)
-    return buffer.getvalue()
+    return gif_bytes(episode["frames"], width)[0]

@@ -172,13 +172,9 @@ def latest_video_gif(path: Path, width: int = 320) -> bytes | None:
         import imageio.v3 as iio
     except ImportError:
         return None
-    from PIL import Image
+    from rung.video import gif_bytes
 
-    frames = [Image.fromarray(f) for f in iio.imread(path)[::2]]
-    frames = [f.resize((width, max(1, round(f.height * width / f.width)))) for f in frames]
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=66, loop=0)
-    return buffer.getvalue()
+    return gif_bytes(list(iio.imread(path)), width)[0]
 
 
 def training_runs(paths: list[Path]) -> str:

@@ -108,19 +108,27 @@ def record(agent, path: str | Path, episodes: int = 1, seed: int = 0, determinis
     return [{"return": e["return"], "length": e["length"], "frames": frames} for e, frames in zip(rendered, captioned)]
 
 
-def tensorboard_gif(writer, tag: str, frames: list[np.ndarray], step: int, width: int = 240) -> None:
-    """The frames as an animated GIF in TensorBoard's Images tab (what SummaryWriter.add_video writes,
-    without its moviepy dependency): every other frame, `width` pixels wide."""
+def gif_bytes(frames: list[np.ndarray], width: int) -> tuple[bytes, int]:
+    """An animated GIF of every other frame, `width` pixels wide (15 frames a second), and its height:
+    for pages and TensorBoard, where a short loop says enough."""
     import io
 
     from PIL import Image
-    from tensorboard.compat.proto.summary_pb2 import Summary
 
     images = [Image.fromarray(f) for f in frames[::2]]
     images = [im.resize((width, max(1, round(im.height * width / im.width)))) for im in images]
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=66, loop=0)
-    image = Summary.Image(height=images[0].height, width=width, colorspace=3, encoded_image_string=buffer.getvalue())
+    return buffer.getvalue(), images[0].height
+
+
+def tensorboard_gif(writer, tag: str, frames: list[np.ndarray], step: int, width: int = 240) -> None:
+    """The frames as an animated GIF in TensorBoard's Images tab (what SummaryWriter.add_video writes,
+    without its moviepy dependency)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    gif, height = gif_bytes(frames, width)
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
     writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
     writer.flush()
 
