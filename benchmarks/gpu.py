@@ -4,9 +4,9 @@
     python benchmarks/gpu.py --tiny       # the same paths at toy sizes (what the CPU machines run, so it cannot rot)
 
 Prints one line per job: env steps per second (Atari) or generated tokens per second (RLHF), wall time and
-peak memory (CUDA's allocator, or the process's resident set on the CPU). Atari PPO and DQN train on the
-CPU until the control algorithms take a device (docs/gpu.md); the RLHF stage runs on `--device` (default
-auto). Nothing is downloaded: the GPT-2 is built from a local config with random weights, the tokenizer
+peak memory (CUDA's allocator, or the process's resident set on the CPU). Every job runs on `--device`
+(default auto: CUDA when torch sees one; Atari's image observations make it CUDA for PPO and DQN too,
+rung.devices). Nothing is downloaded: the GPT-2 is built from a local config with random weights, the tokenizer
 is rung's word tokenizer.
 """
 
@@ -25,15 +25,19 @@ def peak_memory(device: torch.device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB (process RSS)"
 
 
-def atari(algo: str, steps: int) -> None:
+def atari(algo: str, steps: int, device: str) -> None:
     import rung
+    from rung.devices import device_of
 
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    rung.train(algo, "ALE/Pong-v5", steps=steps, seed=0, eval_episodes=1, eval_every=0,
-               config={"learning_starts": min(1000, steps // 2)} if algo == "dqn" else {"n_envs": 2, "n_steps": 32})
+    agent = rung.train(algo, "ALE/Pong-v5", steps=steps, seed=0, eval_episodes=1, eval_every=0, device=device,
+                       config={"learning_starts": min(1000, steps // 2)} if algo == "dqn" else {"n_envs": 2, "n_steps": 32})
     seconds = time.perf_counter() - start
-    print(f"{algo} ALE/Pong-v5 (cpu): {steps:,} env steps in {seconds:.1f} s = {steps / seconds:,.0f} SPS, "
-          f"peak {peak_memory(torch.device('cpu'))}", flush=True)
+    on = device_of(agent.policy if algo == "ppo" else agent.q_net)
+    print(f"{algo} ALE/Pong-v5 ({on}): {steps:,} env steps in {seconds:.1f} s = {steps / seconds:,.0f} SPS, "
+          f"peak {peak_memory(on)}", flush=True)
 
 
 def rlhf_ppo(device: torch.device, tiny: bool) -> None:
@@ -74,8 +78,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="for the RLHF stage: auto, cpu, cuda, cuda:N")
     args = parser.parse_args()
     device = resolve(args.device)
-    atari("ppo", 64 if args.tiny else 100_000)
-    atari("dqn", 64 if args.tiny else 100_000)
+    atari("ppo", 64 if args.tiny else 100_000, args.device)
+    atari("dqn", 64 if args.tiny else 100_000, args.device)
     rlhf_ppo(device, args.tiny)
 
 

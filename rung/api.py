@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rung import config as cfg
+from rung import devices
 from rung.algos import ALGOS, algos_supporting, get_algo
 from rung.algos.dqn import QAgent
 from rung.algos.ddpg import ActorAgent
@@ -55,6 +56,7 @@ class RunSettings:
     stop_at: float | None = None   # stop training once such an evaluation's mean return reaches this
     wrappers: list[str] = dataclasses.field(default_factory=list)  # rung.wrappers specs, applied in order
     decided: dict = dataclasses.field(default_factory=dict)  # config values rung chose from the env, and why
+    device: str = "auto"           # where the networks live (rung.devices): made concrete by `train` from the env
 
 
 def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, preset: str | None = None,
@@ -63,7 +65,7 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
             checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES, exact_resume: bool = False,
             workers: int | None = None, address: str | None = None, eval_every: int | str | None = None,
             eval_every_episodes: int = EVAL_EVERY_EPISODES, stop_at: float | None = None,
-            wrappers: list[str] | None = None) -> RunSettings:
+            wrappers: list[str] | None = None, device: str | None = None) -> RunSettings:
     """Merge defaults < preset < overrides and check every value; raises RungError on bad input.
     `wrappers` replace the preset's, if it names any. `eval_every`: env steps, "auto" (EVAL_POINTS
     evenly spaced evaluations), or 0 / None (none)."""
@@ -107,12 +109,17 @@ def resolve(algo: str, env_id: str, steps: int | None = None, seed: int = 0, pre
         raise RungError("--stop-at is judged by the evaluations during training: give --eval-every STEPS too")
     if stop_at is not None and not np.isfinite(stop_at):
         raise RungError(f"--stop-at must be a finite return, got {stop_at!r}")
+    device = "auto" if device is None else str(device)
+    if not module.ON_DEVICE and device not in ("auto", "cpu"):
+        can = ", ".join(name for name, other in ALGOS.items() if other.ON_DEVICE)
+        raise RungError(f"{algo} keeps a NumPy table on the CPU; --device is for {can}")
+    devices.resolve(device)   # an unknown device, or CUDA on a machine without it: a one-line error now
     config = cfg.build(module.Config, values)
     for message in module.check(config, steps):
         warnings.warn(message, RungWarning, stacklevel=3)
     return RunSettings(algo, env_id, steps, seed, threads, dict(env_kwargs or {}), preset, eval_episodes,
                        checkpoint_every, checkpoint_minutes, bool(exact_resume), config, workers, address,
-                       eval_every, eval_every_episodes, stop_at, wrappers)
+                       eval_every, eval_every_episodes, stop_at, wrappers, device=device)
 
 
 def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str | None = None,
@@ -122,7 +129,7 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
           exact_resume: bool = False, workers: int | None = None, address: str | None = None,
           eval_every: int | str | None = "auto", eval_every_episodes: int = EVAL_EVERY_EPISODES,
           stop_at: float | None = None, wrappers: list[str] | None = None, callbacks: list | None = None,
-          video_every: int | None = None):
+          video_every: int | None = None, device: str | None = None):
     """Train `algo` on `env`, evaluate it, and return the agent. `env`: a registered Gymnasium id,
     'module:Class' or 'file.py:Class', a gymnasium.Env subclass, or a function of no arguments that
     returns an env (rung.envs.env_id_of; a run from a Python object cannot use Ray workers, and is
@@ -145,7 +152,9 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     (agent.during_training, also in eval.json; rung.diagnostics.late_collapse). `callbacks`: objects
     with any of on_log(step, metrics, agent), on_eval(step, result, agent), on_checkpoint(step,
     run_dir); one returning False stops training as `stop_at` does (rung.runs.Callbacks). `video_every`
-    env steps, one greedy episode is recorded into RUN_DIR/videos/ (rung.video; needs a run_dir)."""
+    env steps, one greedy episode is recorded into RUN_DIR/videos/ (rung.video; needs a run_dir).
+    `device`: auto (the default: CUDA for image observations when torch sees a GPU, else the CPU;
+    rung.devices), cpu, cuda or cuda:N; config.json records the device chosen."""
     env_id = env_id_of(env)
     if eval_every == "auto" and run_dir is None:
         eval_every = None
@@ -154,12 +163,14 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
                         "'module:Class' / 'file.py:Class' to use --workers")
     settings = resolve(algo, env_id, steps, seed, preset, config, env_kwargs, eval_episodes, threads,
                        checkpoint_every, checkpoint_minutes, exact_resume, workers, address, eval_every,
-                       eval_every_episodes, stop_at, wrappers)
+                       eval_every_episodes, stop_at, wrappers, device)
     module = get_algo(algo)
     with make_env(env_id, settings.env_kwargs, wrappers=settings.wrappers) as probe:  # for the space checks and the threads
         reason = module.supports(probe)
         if settings.threads is None:   # recorded in config.json, so that a resumed run keeps it
             settings.threads = default_threads(probe.observation_space)
+        settings.device = str(devices.for_learner(settings.device, probe.observation_space) if module.ON_DEVICE
+                              else devices.CPU)
         if not reason:
             decide_defaults(settings, module, probe)
     if reason:
@@ -180,11 +191,13 @@ def train(algo: str, env, steps: int | None = None, seed: int = 0, preset: str |
     return run(settings, directory, progress, callbacks=callbacks)
 
 
-def resume(run_dir: str | Path, progress: bool = False, env=None, callbacks: list | None = None):
+def resume(run_dir: str | Path, progress: bool = False, env=None, callbacks: list | None = None,
+           device: str | None = None):
     """Continue an interrupted run from its checkpoint to its planned end, then evaluate it, as `train`
     would have. The result is bit-identical to the run continuing in its own process after saving
-    that checkpoint (rung.checkpoint). `env`: the env again, for a run trained on one given as a Python
-    object (rung.envs.env_id_of)."""
+    that checkpoint (rung.checkpoint), on the same device. `env`: the env again, for a run trained on
+    one given as a Python object (rung.envs.env_id_of). `device`: continue on another device than the
+    run's (a checkpoint loads on any; the numbers then differ in the last bits)."""
     directory = Path(run_dir)
     if not (directory / CONFIG_FILE).is_file():
         raise RungError(f"{directory} is not a run directory ({CONFIG_FILE} is missing)")
@@ -198,6 +211,8 @@ def resume(run_dir: str | Path, progress: bool = False, env=None, callbacks: lis
                                   "config": cfg.build(module.Config, record["config"])})
         if env is not None:
             settings.env_id = env_id_of(env)
+        if device is not None:
+            settings.device = str(devices.resolve(device))
     except RungError:
         raise
     except Exception as exc:
@@ -234,7 +249,8 @@ def run(settings: RunSettings, directory: Path | None, progress: bool, resume: b
         # overflow / invalid-value warnings would say less than the guards' own message (require_finite)
         with np.errstate(over="ignore", invalid="ignore"):
             try:
-                agent = module.train(envs, settings.config, settings.steps, settings.seed, logger)
+                on_device = {"device": devices.resolve(settings.device, prefers_gpu=False)} if module.ON_DEVICE else {}
+                agent = module.train(envs, settings.config, settings.steps, settings.seed, logger, **on_device)
             except TargetReached:   # the agent the algorithm handed to the logger, as trained so far
                 agent = logger.agent
         logger.finish()

@@ -1,7 +1,7 @@
 """Crash-safe checkpoints: everything a learner needs to continue, in one safetensors file.
 
     RUN_DIR/checkpoint.safetensors     tensors (weights, optimiser moments, normaliser statistics,
-                                       replay buffer, torch's RNG) + a JSON header (step, counters,
+                                       replay buffer, torch's RNGs) + a JSON header (step, counters,
                                        NumPy RNG states, algorithm, env, versions)
 
 Written atomically (a temporary file, fsync, rename), so after a crash at any moment the directory
@@ -46,6 +46,8 @@ def restart_seed(seed: int, step: int) -> int:
 def snapshot(state: dict) -> tuple[dict[str, np.ndarray], dict]:
     """Arrays and JSON values of every object in `state` (see the module docstring for the kinds)."""
     arrays, values = {"torch_rng": torch.get_rng_state().numpy()}, {}
+    if torch.cuda.is_initialized():   # a learner on a GPU samples from the GPU's generators
+        arrays.update({f"cuda_rng/{i}": state.numpy() for i, state in enumerate(torch.cuda.get_rng_state_all())})
     for name, obj in state.items():
         if obj is None:
             continue
@@ -71,6 +73,11 @@ def snapshot(state: dict) -> tuple[dict[str, np.ndarray], dict]:
 def restore(state: dict, arrays: dict[str, np.ndarray], values: dict) -> None:
     """Load a snapshot back into the objects of `state`, in place."""
     torch.set_rng_state(torch.from_numpy(arrays["torch_rng"].copy()))
+    # resumed where the GPU is missing (device_count() is 0), only bit-exactness is lost
+    cuda_states = [torch.from_numpy(arrays[f"cuda_rng/{i}"].copy()) for i in range(torch.cuda.device_count())
+                   if f"cuda_rng/{i}" in arrays]
+    if cuda_states:
+        torch.cuda.set_rng_state_all(cuda_states)
     for name, obj in state.items():
         if obj is None:
             continue

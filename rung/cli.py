@@ -92,6 +92,8 @@ def build_parser() -> Parser:
     train.add_argument("--video-every", type=int, metavar="STEPS",
                        help="record one greedy episode every STEPS env steps into RUN_DIR/videos/ (MP4, 'rung[video]')")
     train.add_argument("--threads", type=int, help="torch threads (default: the preset's, else 1 for MLP bodies and one per core for CNNs)")
+    train.add_argument("--device", help="auto (default: CUDA for image observations when torch sees a GPU, else the "
+                                        "CPU), cpu, cuda or cuda:N; with --resume: continue on this device")
     train.add_argument("--workers", type=int, metavar="N",
                        help="REINFORCE, A2C, PPO: N Ray actors step the envs, the learner updates (needs rung[ray])")
     train.add_argument("--address", metavar="HOST:PORT",
@@ -239,7 +241,7 @@ def cmd_train(args) -> None:
                                                      if getattr(args, a)]
         if given:
             raise RungError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
-        agent = rung.resume(args.resume, progress=not args.quiet)
+        agent = rung.resume(args.resume, progress=not args.quiet, device=args.device)
     else:
         if args.algo is None or args.env_id is None:
             raise RungError("train needs ALGO and ENV_ID (or --resume RUN_DIR)")
@@ -253,7 +255,7 @@ def cmd_train(args) -> None:
                            eval_every="auto" if args.eval_every is None else args.eval_every,
                            eval_every_episodes=(EVAL_EVERY_EPISODES if args.eval_every_episodes is None
                                                 else args.eval_every_episodes), stop_at=args.stop_at,
-                           wrappers=args.wrappers, video_every=args.video_every)
+                           wrappers=args.wrappers, video_every=args.video_every, device=args.device)
     seconds = time.perf_counter() - started
     ev = agent.eval
     from rung.algos import get_algo

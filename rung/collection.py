@@ -34,10 +34,14 @@ def torch_sampler(policy):
     """a ~ π(·|s) through the torch network (any body, e.g. the CNN)."""
     import torch
 
+    from rung.devices import device_of
+
+    device = device_of(policy)
+
     @torch.inference_mode()
     def sample(obs: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
-        masks = None if action_masks is None else torch.from_numpy(action_masks)
-        return policy(as_tensor(obs), masks)[0].sample().numpy()
+        masks = None if action_masks is None else as_tensor(action_masks, device)
+        return policy(as_tensor(obs, device), masks)[0].sample().cpu().numpy()
     return sample
 
 
@@ -72,6 +76,9 @@ def run_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None) -
     `steps`, the env steps taken; `action_masks` [T, N, K] too for an env with action masks."""
     import torch
 
+    from rung.devices import device_of
+
+    device = device_of(policy)
     obs = env.reset(seed=seed)
     n = env.num_envs
     rows = {key: [] for key in ("obs", "actions", "rewards", "terminated", "truncated", "used", "action_masks")}
@@ -79,8 +86,8 @@ def run_episodes(env, policy, scaler, episodes_per_env: int, seed: int | None) -
     with torch.inference_mode():
         while (finished < episodes_per_env).any():
             masks = env.action_masks
-            dist, _ = policy(as_tensor(obs), None if masks is None else torch.from_numpy(masks))
-            actions = dist.sample().numpy()
+            dist, _ = policy(as_tensor(obs, device), None if masks is None else as_tensor(masks, device))
+            actions = dist.sample().cpu().numpy()
             next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions))
             used = valid & (finished < episodes_per_env)
             for key, value in zip(rows, (obs, actions, rewards, terminated, truncated, used, masks)):
@@ -131,6 +138,9 @@ class Rollouts:
         rollout from there."""
         import torch
 
+        from rung.devices import device_of
+
+        device = device_of(policy)
         buffer, env, n = self.buffer, self.env, self.env.num_envs
         if buffer.starts is None:
             buffer.starts = np.zeros(buffer.valid.shape, dtype=bool)
@@ -143,9 +153,10 @@ class Rollouts:
         with torch.inference_mode():
             for t in range(len(buffer.rewards)):
                 masks = env.action_masks
-                dist, _, self.memory = policy.sequence(as_tensor(obs), self.memory, torch.from_numpy(starts)[None],
-                                                       None if masks is None else torch.from_numpy(masks))
-                actions = dist.sample().numpy()
+                dist, _, self.memory = policy.sequence(as_tensor(obs, device), self.memory,
+                                                       as_tensor(starts, device)[None],
+                                                       None if masks is None else as_tensor(masks, device))
+                actions = dist.sample().cpu().numpy()
                 next_obs, rewards, terminated, truncated, valid = env.step(self.scaler(actions))
                 buffer.store(t, obs, actions, rewards, terminated, truncated, valid, masks)
                 buffer.starts[t] = starts
@@ -160,6 +171,9 @@ class Rollouts:
         forward pass. Returns V(obs after the rollout), for bootstrapping."""
         import torch
 
+        from rung.devices import device_of
+
+        device = device_of(policy)
         buffer = self.buffer
         self.obs = self.step(policy, rng)
         if self.reward_scaler is not None:  # in step order, as if scaled while stepping
@@ -168,18 +182,19 @@ class Rollouts:
                                                        buffer.valid[t])
         T, n = buffer.rewards.shape
         with torch.inference_mode():  # π_θold and V for every stored step at once
-            masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(T * n, -1))
-            obs = as_tensor(buffer.obs.reshape(T * n, *buffer.obs.shape[2:]))
+            masks = None if buffer.masks is None else as_tensor(buffer.masks.reshape(T * n, -1), device)
+            obs = as_tensor(buffer.obs.reshape(T * n, *buffer.obs.shape[2:]), device)
             if policy.lstm is None:
                 dist, values = policy(obs, masks)
-                last_values = policy(as_tensor(self.obs))[1].numpy()
+                last_values = policy(as_tensor(self.obs, device))[1]
             else:   # the rollout replayed from its first state, then one step more for V(obs after it)
-                dist, values, memory = policy.sequence(obs, buffer.first_memory, torch.from_numpy(buffer.starts), masks)
-                last_values = policy.sequence(as_tensor(self.obs), memory, torch.from_numpy(self.next_starts)[None])[1]
-                last_values = last_values.numpy()
-            actions = torch.from_numpy(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]))
-            buffer.logp[:] = dist.log_prob(actions).reshape(T, n).numpy()
-            buffer.values[:] = values.reshape(T, n).numpy()
+                dist, values, memory = policy.sequence(obs, buffer.first_memory, as_tensor(buffer.starts, device), masks)
+                last_values = policy.sequence(as_tensor(self.obs, device), memory,
+                                              as_tensor(self.next_starts, device)[None])[1]
+            actions = as_tensor(buffer.actions.reshape(T * n, *buffer.actions.shape[2:]), device)
+            buffer.logp[:] = dist.log_prob(actions).reshape(T, n).cpu().numpy()
+            buffer.values[:] = values.reshape(T, n).cpu().numpy()
+            last_values = last_values.cpu().numpy()
         if not self.scale_checked:
             self.warn_about_scale()
         return last_values

@@ -21,12 +21,14 @@ exception raised inside a worker (an env failing) is not a death: it stops the r
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 
 import numpy as np
 
 from rung.collection import STEP_FIELDS, Episodes, Rollouts, make_sampler, rollout_buffer, run_episodes, run_steps
+from rung.devices import device_of
 from rung.envs import ActionScaler, EnvMaker, absolute_env_id, make_vec_env
 from rung.errors import RungError
 from rung.runs import EpisodeStats
@@ -198,12 +200,13 @@ class WorkerPool:
     def broadcast(self, policy):
         """θ for every worker's next call (the first time, the policy itself goes first)."""
         ray = import_ray()
-        if self.policy is None:
+        if self.policy is None:   # workers act on the CPU, wherever the learner's policy is
+            on_cpu = policy if device_of(policy).type == "cpu" else copy.deepcopy(policy).cpu()
             for worker in self.workers:
-                worker.set_policy.remote(policy)
+                worker.set_policy.remote(on_cpu)
         self.policy = policy
         # NumPy arrays: Ray sends them as raw buffers (a torch view would carry its whole flat storage)
-        weights = {name: tensor.numpy() for name, tensor in policy.state_dict().items()}
+        weights = {name: tensor.cpu().numpy() for name, tensor in policy.state_dict().items()}
         # Ray copies a small argument into each call, ≈ 2 ms faster per iteration here than a trip through
         # its object store; a large one it would put there once per call, so that is done once for all
         return ray.put(weights) if sum(a.nbytes for a in weights.values()) > INLINE_BYTES else weights

@@ -52,7 +52,7 @@ class OneHot(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         columns = obs.long().reshape(len(obs), -1) + self.shift                        # [B, K]
-        return torch.zeros(len(obs), self.out_dim).scatter_(1, columns, 1.0)            # [B, Σ n_i]
+        return torch.zeros(len(obs), self.out_dim, device=obs.device).scatter_(1, columns, 1.0)           # [B, Σ n_i]
 
 
 class MLP(nn.Module):
@@ -185,8 +185,13 @@ def default_threads(obs_space: spaces.Space) -> int | None:
     with one thread per core two runs side by side made each ≈ 30× slower (their OpenMP threads spin
     against each other). Image bodies (CNN): None, torch's own choice (one per core), where the
     convolutions are large enough for more threads to pay."""
+    return None if has_image_leaf(obs_space) else 1
+
+
+def has_image_leaf(obs_space: spaces.Space) -> bool:
+    """Whether a network on these observations has a CNN (an image, alone or as a Dict / Tuple leaf)."""
     leaves = leaf_spaces(obs_space).values() if is_tree_space(obs_space) else [obs_space]
-    return None if any(map(is_image_space, leaves)) else 1
+    return any(map(is_image_space, leaves))
 
 
 class QNetwork(nn.Module):
@@ -503,7 +508,8 @@ class ActorCritic(nn.Module):
 
     def initial_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(h, c) of n envs at their episodes' start: zeros [1, n, H], or [1, n, 2H] with the critic's LSTM."""
-        zeros = torch.zeros(1, n, self.lstm.hidden_size * (1 if self.critic_lstm is None else 2))
+        zeros = torch.zeros(1, n, self.lstm.hidden_size * (1 if self.critic_lstm is None else 2),
+                            device=self.actor.weight.device)
         return zeros, zeros.clone()
 
     def distribution(self, head: torch.Tensor) -> torch.distributions.Distribution:
@@ -526,9 +532,11 @@ def fast_sampler(policy: ActorCritic, rng: np.random.Generator):
     same arithmetic in NumPy ≈ 60 µs, and acting is half of an on-policy run. The arrays are views of
     the network's current weights (and observation statistics), so build a sampler per rollout. Only
     the sampling lives here: log π and V are computed by the torch network (rung.collection.Rollouts.collect).
+    On the CPU only: a policy on a GPU acts through torch (rung.collection.torch_sampler).
     Discrete: Gumbel-max, argmax(logits + G) with G = −log(−log U), a sample of softmax(logits).
     MultiBinary: a_i = 1 if U_i < σ(logit_i). Box: μ(s) + σ·ε with ε ~ N(0, I)."""
-    if not isinstance(policy.body, MLP) or policy.body.encoder is not None or policy.lstm is not None:
+    if (not isinstance(policy.body, MLP) or policy.body.encoder is not None or policy.lstm is not None
+            or policy.actor.weight.device.type != "cpu"):
         return None
     activations = {nn.Tanh: np.tanh, nn.ReLU: lambda x: np.maximum(x, 0)}
     layers = [(layer.weight.detach().numpy().T, layer.bias.detach().numpy(), activations[type(act)])

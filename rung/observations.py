@@ -104,12 +104,13 @@ class Leaves(dict):
         return len(next(iter(self.values())))
 
 
-def as_tensor(obs: np.ndarray):
-    """A batch of observations for a network: a tensor, or for structured arrays a Leaves of tensors
-    (each field copied out contiguous: torch cannot view a field of a record)."""
+def as_tensor(obs: np.ndarray, device: torch.device | None = None):
+    """A batch of observations (or any array) for a network on `device` (None: the CPU, without a copy
+    where NumPy allows): a tensor, or for structured arrays a Leaves of tensors (each field copied out
+    contiguous: torch cannot view a field of a record)."""
     if obs.dtype.names is None:
-        return torch.as_tensor(obs)
-    return Leaves({name: torch.from_numpy(np.ascontiguousarray(obs[name])) for name in obs.dtype.names})
+        return torch.as_tensor(obs, device=device)
+    return Leaves({name: torch.as_tensor(np.ascontiguousarray(obs[name]), device=device) for name in obs.dtype.names})
 
 
 def one_batch(obs, space: spaces.Space) -> np.ndarray:

@@ -34,12 +34,12 @@ class Adam:
         self.param.addcdiv_(self.m, denom, value=-self.lr / bias1)      # θ ← θ − lr·m̂/(√v̂ + ε)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"m": self.m, "v": self.v, "t": torch.tensor(self.t)}
+        return {"m": self.m, "v": self.v, "t": torch.tensor(self.t, device=self.m.device)}
 
     def load_state_dict(self, state: dict) -> None:
         """Tensors or NumPy arrays (as a checkpoint holds them)."""
-        self.m.copy_(torch.as_tensor(state["m"]))
-        self.v.copy_(torch.as_tensor(state["v"]))
+        self.m.copy_(torch.as_tensor(state["m"], device=self.m.device))
+        self.v.copy_(torch.as_tensor(state["v"], device=self.v.device))
         self.t = int(state["t"])
 
 
@@ -61,4 +61,4 @@ class RMSprop:
         return {"v": self.v}
 
     def load_state_dict(self, state: dict) -> None:
-        self.v.copy_(torch.as_tensor(state["v"]))
+        self.v.copy_(torch.as_tensor(state["v"], device=self.v.device))

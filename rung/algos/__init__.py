@@ -1,8 +1,9 @@
 """The algorithms rung can train, one module each. Every module has the same shape:
 NAME, SPACES (text for `rung list`), USES_ENV_STEPS, ROLLOUT_WORKERS (whether `--workers N` can
-collect its experience on Ray actors), a `Config` dataclass, `supports(env)` returning
-why it cannot handle an env (or None), `check(config, steps)` raising RungError for a run that cannot
-work and returning warnings, and `train(envs: EnvMaker, config, steps, seed, logger) -> agent`."""
+collect its experience on Ray actors), ON_DEVICE (whether it has networks to put on `--device`),
+a `Config` dataclass, `supports(env)` returning why it cannot handle an env (or None),
+`check(config, steps)` raising RungError for a run that cannot work and returning warnings, and
+`train(envs: EnvMaker, config, steps, seed, logger) -> agent` (and `device=` when ON_DEVICE)."""
 
 from __future__ import annotations
 

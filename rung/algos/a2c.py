@@ -29,6 +29,7 @@ from rung.algos.reinforce import policy_gradient_loss
 from rung.algos.tabular import linear_schedule
 from rung.buffers import check_rollout_budget
 from rung.config import param
+from rung.devices import built_on_cpu
 from rung.envs import BACKENDS
 from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
@@ -41,6 +42,7 @@ SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-ho
           "actions: Discrete or MultiDiscrete (maskable), MultiBinary or Box; memory: recurrent: true")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
+ON_DEVICE = True        # networks: `--device`
 __all__ = ["Config", "check", "supports", "train", "value_loss"]
 
 
@@ -83,7 +85,7 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     return (values - returns).pow(2).mean()
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> PolicyAgent:
     if config.recurrent and envs.workers:
         raise RungError("a recurrent policy carries its memory between steps in this process: drop --workers")
     torch.manual_seed(seed)
@@ -93,9 +95,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     env = rollouts.env
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
-    policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs,
-                         lstm_size=config.lstm_size if config.recurrent else None)
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
+                             config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs,
+                             lstm_size=config.lstm_size if config.recurrent else None).to(device)
     flat = FlatParameters(policy)
     if config.optimizer == "rmsprop":
         optimizer = RMSprop(flat.param, lr=config.lr, alpha=0.99, eps=1e-5)
@@ -125,20 +128,21 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
 
         # UPDATE: one gradient step on the whole rollout (valid steps only; replayed from its first state
         # through the LSTM when the policy remembers)
-        keep = torch.from_numpy(buffer.valid.reshape(-1))
-        masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1))[keep]
+        valid = buffer.valid.reshape(-1)
+        keep = as_tensor(valid, device)
+        masks = None if buffer.masks is None else as_tensor(buffer.masks.reshape(n * T, -1)[valid], device)
         if policy.lstm is None:
-            dist, values = policy(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep.numpy()]), masks)
+            dist, values = policy(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[valid], device), masks)
         else:
-            dist, values, _ = policy.sequence(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])),
-                                              buffer.first_memory, torch.from_numpy(buffer.starts), masks, keep=keep)
-        actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape))[keep]
-        adv = torch.from_numpy(advantages.reshape(-1))[keep]
+            dist, values, _ = policy.sequence(as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:]), device),
+                                              buffer.first_memory, as_tensor(buffer.starts, device), masks, keep=keep)
+        actions = as_tensor(buffer.actions.reshape(n * T, *action_shape)[valid], device)
+        adv = as_tensor(advantages.reshape(-1)[valid], device)
         if config.normalize_advantage and len(adv) > 1:
             adv = normalize_advantages(adv, float(np.std(returns[buffer.valid])))
         # REINFORCE's −E[log π(a|s)·w] with w = A
         policy_loss, stats = policy_gradient_loss(dist.log_prob(actions), adv)
-        v_loss = value_loss(values, torch.from_numpy(returns.reshape(-1))[keep])
+        v_loss = value_loss(values, as_tensor(returns.reshape(-1)[valid], device))
         entropy = dist.entropy().mean()
         loss = policy_loss + config.vf_coef * v_loss - config.ent_coef * entropy
         grad_norm = flat.apply(loss, optimizer, config.max_grad_norm, (iteration + 1) * n * T)
@@ -148,7 +152,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         count += 1
 
         if policy.obs_norm is not None:  # only now, so π_θold and π_θ saw identically normalised inputs
-            policy.obs_norm.update(as_tensor(buffer.obs[buffer.valid]))
+            policy.obs_norm.update(as_tensor(buffer.obs[buffer.valid], device))
 
         # LOG (every logger.every env steps: one update is too small to log alone)
         global_step = (iteration + 1) * n * T

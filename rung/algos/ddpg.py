@@ -42,6 +42,7 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBatch, ReplayBuffer
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.devices import built_on_cpu, device_of
 from rung.envs import BACKENDS, ActionScaler, space_from_json, space_to_json
 from rung.nets import DeterministicActor, FlatParameters, QCritics, SquashedGaussianActor
 from rung.observations import as_tensor, layout, one_batch, unsupported
@@ -53,6 +54,7 @@ SPACES = ("obs: Box (vectors, or uint8 images with a CNN sized to them), Discret
           "or a Dict / Tuple of these; actions: Box with finite bounds")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
+ON_DEVICE = True        # networks: `--device`
 SATURATED = 0.99         # |μ| above this in the unit box: the actor sits at an action bound
 
 
@@ -144,16 +146,17 @@ def collect(env, actor, obs, random_actions: bool, rng: np.random.Generator, buf
         actions = rng.uniform(-1.0, 1.0, (n, buffer.actions.shape[-1])).astype(np.float32)
     else:
         with torch.inference_mode():
-            actions = actor.explore(as_tensor(obs)).numpy()                     # [N, A]
+            actions = actor.explore(as_tensor(obs, device_of(actor))).cpu().numpy()   # [N, A]
     next_obs, rewards, terminated, truncated, valid = env.step(scaler(actions.reshape(n, *shape)))
     buffer.add(obs, actions, rewards, next_obs, terminated, truncated, valid)
     return next_obs
 
 
-def batch_tensors(batch: ReplayBatch):
-    """(s, a, G, s', γ^m) of a replay batch as tensors, without copies where NumPy allows."""
-    return (as_tensor(batch.obs), torch.from_numpy(batch.actions), torch.from_numpy(batch.returns),
-            as_tensor(batch.next_obs), torch.from_numpy(batch.discounts))
+def batch_tensors(batch: ReplayBatch, device: torch.device):
+    """(s, a, G, s', γ^m) of a replay batch as tensors on `device` (on the CPU without copies where NumPy
+    allows)."""
+    return tuple(as_tensor(array, device) for array in (batch.obs, batch.actions, batch.returns, batch.next_obs,
+                                                        batch.discounts))
 
 
 def updates_per_burst(config, n_envs: int) -> int:
@@ -185,9 +188,9 @@ class ActorAgent:
 
     @torch.inference_mode()
     def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks=None) -> np.ndarray:
-        x = as_tensor(obs)
+        x = as_tensor(obs, device_of(self.actor))
         actions = self.actor(x) if deterministic else self.actor.explore(x)            # [N, A] in [−1, 1]
-        return self.scaler(actions.numpy().reshape(len(actions), *self.action_space.shape))
+        return self.scaler(actions.cpu().numpy().reshape(len(actions), *self.action_space.shape))
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -206,24 +209,26 @@ class ActorAgent:
         meta = json.loads((directory / AGENT_FILE).read_text())
         obs_space, action_space = space_from_json(meta["obs_space"]), space_from_json(meta["action_space"])
         net_arch, size = tuple(meta["net_arch"]), action_size(action_space)
-        if meta["actor"] == "deterministic":
-            actor = DeterministicActor(obs_space, size, net_arch, meta["noise_std"])
-        else:
-            actor = SquashedGaussianActor(obs_space, size, net_arch)
+        with built_on_cpu():   # agents load on the CPU, whichever device they were trained on
+            if meta["actor"] == "deterministic":
+                actor = DeterministicActor(obs_space, size, net_arch, meta["noise_std"])
+            else:
+                actor = SquashedGaussianActor(obs_space, size, net_arch)
         actor.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(actor, obs_space, action_space, net_arch, meta["algo"])
         agent.env_id, agent.env_kwargs, agent.wrappers = meta["env_id"], meta["env_kwargs"], meta.get("wrappers", [])
         return agent
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> ActorAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> ActorAgent:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     env = envs.vector(config.n_envs, config.env_backend)
     n, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
-    actor = Optimised(DeterministicActor(obs_space, action_size(action_space), config.net_arch, config.action_noise),
-                      config.lr)
-    critic = Optimised(QCritics(obs_space, action_size(action_space), config.net_arch, 1), config.lr)
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        actor = DeterministicActor(obs_space, action_size(action_space), config.net_arch, config.action_noise)
+        critic = QCritics(obs_space, action_size(action_space), config.net_arch, 1)
+    actor, critic = Optimised(actor.to(device), config.lr), Optimised(critic.to(device), config.lr)
     buffer = make_buffer(config, steps, env)
     scaler = ActionScaler(action_space)
     lr_final = config.lr if config.lr_final is None else config.lr_final
@@ -249,7 +254,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> ActorAgent:
             bursts = []
             for _ in range(updates_per_burst(config, n)):
                 obs_b, actions, returns, next_obs, discounts = batch_tensors(
-                    buffer.sample(config.batch_size, rng, config.n_step, config.gamma))
+                    buffer.sample(config.batch_size, rng, config.n_step, config.gamma), device)
                 # y = r + γ(1 − terminated) Q_φ⁻(s', μ_θ⁻(s'))
                 with torch.no_grad():
                     targets = bootstrap_targets(returns, discounts, critic.target(next_obs, actor.target(next_obs))[0])

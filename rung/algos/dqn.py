@@ -46,6 +46,7 @@ from rung.algos.tabular import linear_schedule
 from rung.buffers import ReplayBuffer
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.devices import built_on_cpu, device_of
 from rung.envs import BACKENDS, space_from_json, space_to_json
 from rung.errors import RungError
 from rung.nets import FlatParameters, QNetwork, make_body
@@ -58,6 +59,7 @@ SPACES = ("obs: Box (vectors, or uint8 images with a CNN sized to them), Discret
           "or a Dict / Tuple of these; actions: Discrete (maskable)")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
+ON_DEVICE = True        # networks: `--device`
 TARGET_CHUNK = 4096  # rows per forward pass when computing a burst's targets
 TARGET_UPDATE_FRACTION = 1 / 200  # of the budget, the default target_update_interval (rl-zoo3's: 1/400 – 1/200)
 
@@ -162,18 +164,20 @@ class QAgent:
     def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
         """argmax_a Q(s, a) (ε-greedy when not `deterministic`), over the legal actions only when
         `action_masks` [N, A] are given (rung.masks)."""
-        q = self.q_net(as_tensor(obs))
-        if action_masks is not None:
-            q = q.masked_fill(~torch.as_tensor(action_masks), -torch.inf)
+        device = device_of(self.q_net)
+        q = self.q_net(as_tensor(obs, device))
+        legal = None if action_masks is None else as_tensor(np.asarray(action_masks), device)
+        if legal is not None:
+            q = q.masked_fill(~legal, -torch.inf)
         actions = q.argmax(dim=1)
         if not deterministic:  # ε-greedy from torch's RNG, which rung.evaluate seeds
-            explore = torch.rand(len(actions)) < self.epsilon
-            if action_masks is None:
-                random = torch.randint(self.q_net.head.out_features, actions.shape)
+            explore = torch.rand(len(actions), device=device) < self.epsilon
+            if legal is None:
+                random = torch.randint(self.q_net.head.out_features, actions.shape, device=device)
             else:   # uniform among the legal actions: the largest of uniform keys on them
-                random = torch.rand(q.shape).masked_fill(~torch.as_tensor(action_masks), -1.0).argmax(dim=1)
+                random = torch.rand(q.shape, device=device).masked_fill(~legal, -1.0).argmax(dim=1)
             actions = torch.where(explore, random, actions)
-        return actions.numpy()
+        return actions.cpu().numpy()
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -196,7 +200,8 @@ class QAgent:
             dtype = np.dtype(meta["obs_dtype"])
             low, high = (0, 255) if dtype == np.uint8 else (-np.inf, np.inf)
             obs_space = spaces.Box(low, high, tuple(meta["obs_shape"]), dtype)
-        q_net = QNetwork(make_body(obs_space, tuple(meta["net_arch"])), meta["n_actions"], meta["dueling"])
+        with built_on_cpu():   # agents load on the CPU, whichever device they were trained on
+            q_net = QNetwork(make_body(obs_space, tuple(meta["net_arch"])), meta["n_actions"], meta["dueling"])
         q_net.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(q_net, obs_space, meta["net_arch"], meta["dueling"], meta["epsilon"], meta["algo"])
         agent.env_id, agent.env_kwargs, agent.wrappers = meta["env_id"], meta["env_kwargs"], meta.get("wrappers", [])
@@ -216,31 +221,31 @@ def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: Rep
                  rng: np.random.Generator, step: int) -> dict[str, float]:
     """`n_updates` gradient steps on minibatches sampled up front (θ⁻ is fixed during the burst);
     `step` is the env step, for the message if training diverges."""
-    B = config.batch_size
+    B, device = config.batch_size, device_of(q_net)
     rows, envs = buffer.sample_indices(n_updates * B, rng)
     batch = buffer.gather(rows, envs, config.n_step, config.gamma)
-    actions = torch.from_numpy(batch.actions).long().view(n_updates, B, 1)                    # [U, B, 1]
-    returns = torch.from_numpy(batch.returns).view(n_updates, B)                              # [U, B]
-    discounts = torch.from_numpy(batch.discounts).view(n_updates, B)                          # [U, B]
-    next_masks = None if batch.next_masks is None else torch.from_numpy(batch.next_masks)     # [U·B, A]
+    actions = as_tensor(batch.actions, device).long().view(n_updates, B, 1)                   # [U, B, 1]
+    returns = as_tensor(batch.returns, device).view(n_updates, B)                             # [U, B]
+    discounts = as_tensor(batch.discounts, device).view(n_updates, B)                         # [U, B]
+    next_masks = None if batch.next_masks is None else as_tensor(batch.next_masks, device)    # [U·B, A]
     with torch.no_grad():
-        next_q_target = torch.cat([target_net(as_tensor(batch.next_obs[i:i + TARGET_CHUNK]))
+        next_q_target = torch.cat([target_net(as_tensor(batch.next_obs[i:i + TARGET_CHUNK], device))
                                    for i in range(0, n_updates * B, TARGET_CHUNK)])            # [U·B, A]
         next_q_target = next_q_target.view(n_updates, B, -1)                                  # [U, B, A]
         if not config.double_q:
             targets = td_targets(returns.view(-1), discounts.view(-1), next_q_target.view(n_updates * B, -1),
                                  next_masks=next_masks)
             targets = targets.view(n_updates, B)                                              # [U, B]
-    totals = {"td_loss": torch.zeros(()), "q_values": torch.zeros(())}
+    totals = {"td_loss": torch.zeros((), device=device), "q_values": torch.zeros((), device=device)}
     for u in range(n_updates):
         if config.double_q:
             with torch.no_grad():
-                next_q_online = q_net(as_tensor(batch.next_obs[u * B:(u + 1) * B]))              # [B, A]
+                next_q_online = q_net(as_tensor(batch.next_obs[u * B:(u + 1) * B], device))      # [B, A]
                 y = td_targets(returns[u], discounts[u], next_q_target[u], next_q_online,
                                None if next_masks is None else next_masks.view(n_updates, B, -1)[u])
         else:
             y = targets[u]
-        q_taken = q_net(as_tensor(batch.obs[u * B:(u + 1) * B])).gather(1, actions[u]).squeeze(1)  # [B]
+        q_taken = q_net(as_tensor(batch.obs[u * B:(u + 1) * B], device)).gather(1, actions[u]).squeeze(1)  # [B]
         loss, stats = dqn_loss(q_taken, y)
         flat.apply(loss, optimizer, config.max_grad_norm, step)
         for key in totals:
@@ -248,13 +253,14 @@ def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: Rep
     return {key: float(value) / n_updates for key, value in totals.items()}
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> QAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> QAgent:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     env = envs.vector(config.n_envs, config.env_backend)
     n, obs_space = env.num_envs, env.single_observation_space
     n_actions = int(env.single_action_space.n)
-    q_net = QNetwork(make_body(obs_space, config.net_arch), n_actions, config.dueling)
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        q_net = QNetwork(make_body(obs_space, config.net_arch), n_actions, config.dueling).to(device)
     target_net = copy.deepcopy(q_net).requires_grad_(False)
     flat, target_flat = FlatParameters(q_net), FlatParameters(target_net)
     optimizer = Adam(flat.param, lr=config.lr)

@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from rung.algos.tabular import linear_schedule
 from rung.buffers import check_rollout_budget
 from rung.config import param
+from rung.devices import built_on_cpu, device_of
 from rung.envs import BACKENDS, ActionScaler, space_from_json, space_to_json
 from rung.errors import RungError
 from rung.nets import ActorCritic, FlatParameters
@@ -50,6 +51,7 @@ SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-ho
           "actions: Discrete or MultiDiscrete (maskable), MultiBinary or Box; memory: recurrent: true")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
+ON_DEVICE = True        # networks: `--device`
 
 
 @dataclass
@@ -153,16 +155,17 @@ class PolicyAgent:
     def act_batch(self, obs: np.ndarray, deterministic: bool = True, action_masks: np.ndarray | None = None) -> np.ndarray:
         """The mode of π(·|s) (a sample when not `deterministic`), over the legal actions only when
         `action_masks` are given (rung.masks)."""
-        masks = None if action_masks is None else torch.as_tensor(action_masks)
+        device = device_of(self.policy)
+        masks = None if action_masks is None else as_tensor(np.asarray(action_masks), device)
         if self.policy.lstm is None:
-            dist, _ = self.policy(as_tensor(obs), masks)
+            dist, _ = self.policy(as_tensor(obs, device), masks)
         else:   # each env's memory carried from call to call, forgotten where begin_episodes says
             if self.memory is None or self.memory[0].shape[1] != len(obs):
                 self.memory, self.starts = self.policy.initial_state(len(obs)), np.ones(len(obs), dtype=bool)
-            dist, _, self.memory = self.policy.sequence(as_tensor(obs), self.memory, torch.from_numpy(self.starts)[None],
-                                                        masks)
+            dist, _, self.memory = self.policy.sequence(as_tensor(obs, device), self.memory,
+                                                        as_tensor(self.starts, device)[None], masks)
             self.starts = np.zeros(len(obs), dtype=bool)
-        return self.scaler((dist.mode if deterministic else dist.sample()).numpy())
+        return self.scaler((dist.mode if deterministic else dist.sample()).cpu().numpy())
 
     def begin_episodes(self, starts: np.ndarray) -> None:
         """The envs (a bool per env) whose next observation begins an episode: a recurrent policy's memory
@@ -186,8 +189,9 @@ class PolicyAgent:
         meta = json.loads((directory / AGENT_FILE).read_text())
         obs_space, action_space = space_from_json(meta["obs_space"]), space_from_json(meta["action_space"])
         net = {k: meta.get(k) for k in ("net_arch", "activation", "shared_body", "normalize_obs", "lstm_size")}
-        policy = ActorCritic(obs_space, action_space, tuple(net["net_arch"]), net["activation"], net["shared_body"],
-                             normalize_obs=net["normalize_obs"], lstm_size=net["lstm_size"])
+        with built_on_cpu():   # agents load on the CPU, whichever device they were trained on
+            policy = ActorCritic(obs_space, action_space, tuple(net["net_arch"]), net["activation"], net["shared_body"],
+                                 normalize_obs=net["normalize_obs"], lstm_size=net["lstm_size"])
         policy.load_state_dict(load_file(str(directory / "agent.safetensors")))
         agent = cls(policy, obs_space, action_space, net, meta["algo"])
         agent.env_id, agent.env_kwargs, agent.wrappers = meta["env_id"], meta["env_kwargs"], meta.get("wrappers", [])
@@ -199,9 +203,9 @@ def minibatches(policy: ActorCritic, buffer, b_obs, b_masks, batch_size: int, rn
     steps, `batch_size` at a time. Recurrent: shuffled envs, batch_size // T at a time, each env's whole
     rollout replayed through the LSTM from the state stored at its start (the steps of an env stay in
     order, or the memory would be meaningless)."""
-    size = len(b_obs)
+    size, device = len(b_obs), device_of(policy)
     if policy.lstm is None:
-        order = torch.from_numpy(rng.permutation(size))
+        order = as_tensor(rng.permutation(size), device)
         for start in range(0, size, batch_size):
             idx = order[start:start + batch_size]
             yield idx, policy(b_obs[idx], None if b_masks is None else b_masks[idx])
@@ -215,16 +219,16 @@ def minibatches(policy: ActorCritic, buffer, b_obs, b_masks, batch_size: int, rn
     for start in range(0, n, envs_per_batch):
         envs = np.sort(order[start:start + envs_per_batch])
         rows = position.reshape(T, n)[:, envs].reshape(-1)          # [T·E] time-major, −1 where invalid
-        valid = torch.from_numpy(rows >= 0)
-        full = torch.from_numpy(np.maximum(rows, 0))                 # invalid rows read any valid step: dropped below
-        starts = torch.from_numpy(buffer.starts[:, envs] | (rows < 0).reshape(T, -1))
+        valid = as_tensor(rows >= 0, device)
+        full = as_tensor(np.maximum(rows, 0), device)               # invalid rows read any valid step: dropped below
+        starts = as_tensor(buffer.starts[:, envs] | (rows < 0).reshape(T, -1), device)
         masks = None if b_masks is None else b_masks[full]                  # [T·E, K]
         dist, values, _ = policy.sequence(b_obs[full], (h0[:, envs], c0[:, envs]), starts,
                                           None if masks is None else masks[valid], keep=valid)
-        yield torch.from_numpy(rows[rows >= 0]), (dist, values)
+        yield as_tensor(rows[rows >= 0], device), (dist, values)
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> PolicyAgent:
     if config.recurrent and envs.workers:
         raise RungError("a recurrent policy carries its memory between steps in this process: drop --workers")
     torch.manual_seed(seed)
@@ -234,9 +238,10 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
     env = rollouts.env
     n, T = env.num_envs, config.n_steps
     obs_space, action_space = env.single_observation_space, env.single_action_space
-    policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
-                         config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs,
-                         lstm_size=config.lstm_size if config.recurrent else None)
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, config.shared_body,
+                             config.log_std_init, config.ortho_init, normalize_obs=config.normalize_obs,
+                             lstm_size=config.lstm_size if config.recurrent else None).to(device)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr, eps=1e-5)
     buffer, action_shape = rollouts.buffer, rollouts.buffer.actions.shape[2:]
@@ -267,13 +272,13 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         # UPDATE: n_epochs passes of shuffled minibatches over the valid steps (of whole env rollouts, when
         # the policy remembers: each replayed from its first state, its memory zeroed where episodes begin)
         keep = buffer.valid.reshape(-1)
-        b_obs = as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep])
-        b_actions = torch.from_numpy(buffer.actions.reshape(n * T, *action_shape)[keep])
-        b_logp = torch.from_numpy(buffer.logp.reshape(-1)[keep])
-        b_values = torch.from_numpy(buffer.values.reshape(-1)[keep])
-        b_adv = torch.from_numpy(advantages.reshape(-1)[keep])
-        b_returns = torch.from_numpy(returns.reshape(-1)[keep])
-        b_masks = None if buffer.masks is None else torch.from_numpy(buffer.masks.reshape(n * T, -1)[keep])
+        b_obs = as_tensor(buffer.obs.reshape(n * T, *buffer.obs.shape[2:])[keep], device)
+        b_actions = as_tensor(buffer.actions.reshape(n * T, *action_shape)[keep], device)
+        b_logp = as_tensor(buffer.logp.reshape(-1)[keep], device)
+        b_values = as_tensor(buffer.values.reshape(-1)[keep], device)
+        b_adv = as_tensor(advantages.reshape(-1)[keep], device)
+        b_returns = as_tensor(returns.reshape(-1)[keep], device)
+        b_masks = None if buffer.masks is None else as_tensor(buffer.masks.reshape(n * T, -1)[keep], device)
         returns_std = float(np.std(returns[buffer.valid]))
         totals, count, stop = {}, 0, False
         for _ in range(config.n_epochs):
@@ -299,7 +304,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
                 break
 
         if policy.obs_norm is not None:  # only now, so π_θold and π_θ saw identically normalised inputs
-            policy.obs_norm.update(as_tensor(buffer.obs[buffer.valid]))
+            policy.obs_norm.update(as_tensor(buffer.obs[buffer.valid], device))
 
         # LOG
         global_step = (iteration + 1) * n * T

@@ -30,6 +30,7 @@ NAME = "qlearning"
 SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete (maskable)"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
+ON_DEVICE = False       # a NumPy table: the CPU
 
 
 @dataclass

@@ -29,6 +29,7 @@ from rung.algos.ppo import supports  # same spaces as PPO
 from rung.algos.tabular import linear_schedule
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.devices import built_on_cpu
 from rung.envs import BACKENDS
 from rung.nets import ActorCritic, FlatParameters
 from rung.observations import as_tensor
@@ -40,6 +41,7 @@ SPACES = ("obs: Box (vectors or uint8 images), Discrete or MultiDiscrete (one-ho
           "actions: Discrete or MultiDiscrete (maskable), MultiBinary or Box")
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = True   # `--workers N`: Ray actors step the envs (rung.distributed)
+ON_DEVICE = True        # networks: `--device`
 __all__ = ["Config", "check", "policy_gradient_loss", "supports", "train"]
 
 
@@ -70,12 +72,14 @@ def policy_gradient_loss(logp: torch.Tensor, weights: torch.Tensor) -> tuple[tor
     return loss, {"policy_loss": loss.detach()}
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> PolicyAgent:
     torch.manual_seed(seed)
     collector = envs.episodes(config.n_envs, config.env_backend, config.episodes_per_env)
     env = collector.env
     obs_space, action_space = env.single_observation_space, env.single_action_space
-    policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, shared=True, ortho=False)
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, shared=True,
+                             ortho=False).to(device)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr)
     lr_final = config.lr if config.lr_final is None else config.lr_final
@@ -97,21 +101,21 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         used = batch["used"]
 
         # RETURNS: G_t = r_t + γ·G_{t+1}, cut at the episode's end (V(final obs) after a truncation)
-        masks = torch.from_numpy(batch["action_masks"].reshape(T * n, -1)) if "action_masks" in batch else None
-        dist, values = policy(as_tensor(batch["obs"][:T].reshape(T * n, *batch["obs"].shape[2:])), masks)
+        masks = as_tensor(batch["action_masks"].reshape(T * n, -1), device) if "action_masks" in batch else None
+        dist, values = policy(as_tensor(batch["obs"][:T].reshape(T * n, *batch["obs"].shape[2:]), device), masks)
         values = values.view(T, n)
         if config.baseline:
             with torch.no_grad():
-                last_values = policy(as_tensor(batch["obs"][T]))[1]
-            next_values = torch.cat([values[1:].detach(), last_values[None]]).numpy()
+                last_values = policy(as_tensor(batch["obs"][T], device))[1]
+            next_values = torch.cat([values[1:].detach(), last_values[None]]).cpu().numpy()
         else:
             next_values = np.zeros((T, n), np.float32)
-        returns = torch.from_numpy(discounted_returns(batch["rewards"], next_values, batch["terminated"],
-                                                      batch["truncated"], config.gamma))
+        returns = as_tensor(discounted_returns(batch["rewards"], next_values, batch["terminated"],
+                                               batch["truncated"], config.gamma), device)
 
         # UPDATE: one gradient step on −E[log π(a|s)·w] over the used steps (+ V's regression on G)
-        mask = torch.from_numpy(used)
-        actions = torch.from_numpy(batch["actions"].reshape(T * n, *batch["actions"].shape[2:]))
+        mask = as_tensor(used, device)
+        actions = as_tensor(batch["actions"].reshape(T * n, *batch["actions"].shape[2:]), device)
         logp = dist.log_prob(actions).view(T, n)[mask]                              # [B]
         weights = returns[mask] - (values[mask].detach() if config.baseline else 0.0)  # G or G − V(s)
         if config.normalize_returns and len(weights) > 1:
@@ -129,7 +133,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> PolicyAgent:
         row = {**env.episodes.pop(), **{k: float(v) for k, v in stats.items()}, "entropy": float(entropy.detach()),
                "grad_norm": float(grad_norm), "learning_rate": lr}
         if config.baseline:
-            row["explained_variance"] = explained_variance(values[mask].detach().numpy(), returns[mask].numpy())
+            row["explained_variance"] = explained_variance(values[mask].detach().cpu().numpy(), returns[mask].cpu().numpy())
         logger.log(min(global_step, steps), row)
         if logger.checkpoint(global_step, state):  # exact resume: the next episodes start from its seed
             reset_seed = restart_seed(seed, global_step)

@@ -30,6 +30,7 @@ from rung.algos.tabular import linear_schedule
 from rung.algos.td3 import clipped_double_q_targets
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.devices import built_on_cpu
 from rung.envs import BACKENDS, ActionScaler
 from rung.nets import QCritics, SquashedGaussianActor
 from rung.optim import Adam
@@ -38,6 +39,7 @@ NAME = "sac"
 SPACES = ddpg.SPACES
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False
+ON_DEVICE = True
 supports, check = ddpg.supports, ddpg.check
 
 
@@ -90,17 +92,20 @@ class Temperature(torch.nn.Module):
         self.log_alpha.grad = torch.zeros_like(self.log_alpha)
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> ActorAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> ActorAgent:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     env = envs.vector(config.n_envs, config.env_backend)
     n, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
-    actor = Optimised(SquashedGaussianActor(obs_space, action_size(action_space), config.net_arch), config.lr,
-                      target=False)
-    critic = Optimised(QCritics(obs_space, action_size(action_space), config.net_arch, 2), config.lr)   # twin critics
     target_entropy = -float(action_size(action_space)) if config.target_entropy is None else config.target_entropy
     tuned = config.alpha is None
-    temperature = Temperature(config.alpha_init if tuned else config.alpha)
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        actor = SquashedGaussianActor(obs_space, action_size(action_space), config.net_arch)
+        critic = QCritics(obs_space, action_size(action_space), config.net_arch, 2)   # twin critics
+        temperature = Temperature(config.alpha_init if tuned else config.alpha)
+    actor = Optimised(actor.to(device), config.lr, target=False)
+    critic = Optimised(critic.to(device), config.lr)
+    temperature.to(device)
     log_alpha = temperature.log_alpha
     alpha_optimizer = Adam(log_alpha, lr=config.lr)
     buffer = make_buffer(config, steps, env)
@@ -129,7 +134,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> ActorAgent:
             bursts = []
             for _ in range(updates_per_burst(config, n)):
                 obs_b, actions, returns, next_obs, discounts = batch_tensors(
-                    buffer.sample(config.batch_size, rng, config.n_step, config.gamma))
+                    buffer.sample(config.batch_size, rng, config.n_step, config.gamma), device)
                 policy_actions, logp = actor.net.sample(obs_b)                   # ã ~ π(·|s), reparameterised
                 alpha = log_alpha.detach().exp()
                 stats = {}

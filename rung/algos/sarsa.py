@@ -23,6 +23,7 @@ NAME = "sarsa"
 SPACES = "obs: Discrete or Tuple of Discrete; actions: Discrete (maskable)"
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False  # it learns between env steps: nothing to hand to rollout workers
+ON_DEVICE = False       # a NumPy table: the CPU
 supports = table_support
 __all__ = ["Config", "check", "train", "sarsa_target"]
 

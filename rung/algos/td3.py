@@ -27,6 +27,7 @@ from rung.algos.ddpg import (ActorAgent, Optimised, action_size, actor_loss, bat
 from rung.algos.tabular import linear_schedule
 from rung.checkpoint import restart_seed
 from rung.config import param
+from rung.devices import built_on_cpu
 from rung.envs import ActionScaler
 from rung.nets import DeterministicActor, QCritics
 
@@ -34,6 +35,7 @@ NAME = "td3"
 SPACES = ddpg.SPACES
 USES_ENV_STEPS = True
 ROLLOUT_WORKERS = False
+ON_DEVICE = True
 supports, check = ddpg.supports, ddpg.check
 
 
@@ -56,14 +58,15 @@ def clipped_double_q_targets(returns: torch.Tensor, discounts: torch.Tensor, nex
     return bootstrap_targets(returns, discounts, next_q.min(dim=0).values)            # [B]
 
 
-def train(envs, config: Config, steps: int, seed: int, logger) -> ActorAgent:
+def train(envs, config: Config, steps: int, seed: int, logger, device=torch.device("cpu")) -> ActorAgent:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     env = envs.vector(config.n_envs, config.env_backend)
     n, obs_space, action_space = env.num_envs, env.single_observation_space, env.single_action_space
-    actor = Optimised(DeterministicActor(obs_space, action_size(action_space), config.net_arch, config.action_noise),
-                      config.lr)
-    critic = Optimised(QCritics(obs_space, action_size(action_space), config.net_arch, 2), config.lr)   # twin critics
+    with built_on_cpu():   # then moved: the same initial weights on every device
+        actor = DeterministicActor(obs_space, action_size(action_space), config.net_arch, config.action_noise)
+        critic = QCritics(obs_space, action_size(action_space), config.net_arch, 2)   # twin critics
+    actor, critic = Optimised(actor.to(device), config.lr), Optimised(critic.to(device), config.lr)
     buffer = make_buffer(config, steps, env)
     scaler = ActionScaler(action_space)
     lr_final = config.lr if config.lr_final is None else config.lr_final
@@ -89,7 +92,7 @@ def train(envs, config: Config, steps: int, seed: int, logger) -> ActorAgent:
             bursts = []
             for _ in range(updates_per_burst(config, n)):
                 obs_b, actions, returns, next_obs, discounts = batch_tensors(
-                    buffer.sample(config.batch_size, rng, config.n_step, config.gamma))
+                    buffer.sample(config.batch_size, rng, config.n_step, config.gamma), device)
                 # y = r + γ(1 − terminated) min_k Q_φk⁻(s', ã'),  ã' = clip(μ_θ⁻(s') + clip(ε, −c, c), −1, 1)
                 with torch.no_grad():
                     next_actions = smoothed_target_actions(actor.target(next_obs), config.target_policy_noise,

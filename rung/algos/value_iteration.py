@@ -27,6 +27,7 @@ NAME = "value_iteration"
 SPACES = "obs: Discrete; actions: Discrete; needs the env's transition table P (toy-text envs)"
 USES_ENV_STEPS = False
 ROLLOUT_WORKERS = False  # no env steps
+ON_DEVICE = False       # a NumPy table: the CPU
 
 
 @dataclass

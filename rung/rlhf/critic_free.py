@@ -22,9 +22,10 @@ import torch
 
 from rung.algos.ppo import clipped_surrogate_loss
 from rung.algos.reinforce import policy_gradient_loss
+from rung.devices import device_of
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import CausalLM, device_of, policy_and_reference, seeded_generator, trainable
+from rung.rlhf.model import CausalLM, policy_and_reference, seeded_generator, trainable
 from rung.rlhf.ppo import PromptSampler, kl_estimates, response_layout, review_prompts, token_logprobs
 from rung.rlhf.pretrain import generate
 from rung.rlhf.reward import Reward

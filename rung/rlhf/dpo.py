@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from rung.devices import device_of
 from rung.nets import FlatParameters
 from rung.optim import Adam
-from rung.rlhf.model import CausalLM, device_of, policy_and_reference, trainable
+from rung.rlhf.model import CausalLM, policy_and_reference, trainable
 from rung.rlhf.ppo import token_logprobs
 from rung.rlhf.pretrain import pad
 from rung.rlhf.tokenizer import Tokenizer

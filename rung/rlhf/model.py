@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rung.devices import device_of
+
 
 MODEL_JSON = "model.json"
 
@@ -36,11 +38,6 @@ class CausalLM(Protocol):
         """A copy of the transformer with a fresh scalar head: reward and value models."""
 
     def save(self, directory: str | Path) -> None: ...
-
-
-def device_of(model: nn.Module) -> torch.device:
-    """The device a model's weights are on: where its inputs must be made."""
-    return next(model.parameters()).device
 
 
 def seeded_generator(model: nn.Module, seed: int) -> torch.Generator:

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from rung.algos.ppo import clipped_surrogate_loss, value_loss
+from rung.devices import device_of
 from rung.nets import FlatParameters
 from rung.optim import Adam
 from rung.returns import gae
 from rung.rlhf.data import NOUNS
 from rung.rlhf.gold import gold_scores
-from rung.rlhf.model import CausalLM, device_of, policy_and_reference, seeded_generator, trainable, value_model_for
+from rung.rlhf.model import CausalLM, policy_and_reference, seeded_generator, trainable, value_model_for
 from rung.rlhf.pretrain import generate, left_pad
 from rung.rlhf.reward import Reward
 from rung.rlhf.tokenizer import Tokenizer

@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from rung.devices import device_of
 from rung.optim import Adam
-from rung.rlhf.model import GPT, CausalLM, GPTConfig, device_of
+from rung.rlhf.model import GPT, CausalLM, GPTConfig
 from rung.rlhf.tokenizer import Tokenizer
 
 

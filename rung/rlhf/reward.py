@@ -15,12 +15,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from rung.devices import device_of
 from rung.errors import RungError
 from rung.nets import FlatParameters
 from rung.optim import Adam
 from rung.rlhf.data import NOUNS
 from rung.rlhf.gold import gold_score
-from rung.rlhf.model import CausalLM, device_of, seeded_generator
+from rung.rlhf.model import CausalLM, seeded_generator
 from rung.rlhf.pretrain import pad, sample
 from rung.rlhf.tokenizer import Tokenizer
 
