@@ -44,6 +44,8 @@ class GroupConfig:
     beta: float | None = None
     clip_eps: float = 0.2
     max_new_tokens: int = 16
+    micro_batch_size: int | None = None   # responses per forward/backward; gradients accumulate over the update
+    bf16: bool = False                    # forward passes under bfloat16 autocast (for GPUs; losses in float32)
     seed: int = 0
 
     def __post_init__(self):
@@ -89,9 +91,10 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
     P, G, history = config.prompts_per_update, config.group_size, []
     prompt_sampler = prompt_sampler or review_prompts(tokenizer)
     state = {"policy": trainable(policy), "optimizer": optimizer, "rng": rng, "generator": generator}
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
     start = checkpoint.start(state) if checkpoint is not None else 0
     for update in range(start, config.updates):
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             prompt_ids = prompt_sampler(rng, P).repeat_interleave(G, 0)                    # [P·G, L]
             ids = generate(policy, tokenizer, prompt_ids, config.max_new_tokens, generator=generator)
             mask = ids != tokenizer.pad_id
@@ -103,21 +106,30 @@ def train(policy: CausalLM, reward: Reward, tokenizer: Tokenizer, config: GroupC
             kl = (kl_estimates(logp_old, logp_ref)[0] * response).sum(1)                   # k1 per response
             total = score - config.beta * kl if config.method == "rloo" else score
             advantages = group_advantages(total.view(P, G), config.method).reshape(-1)     # [P·G]
+        tokens = int(response.sum())
         for _ in range(config.n_epochs):
-            logp, _ = token_logprobs(policy, ids, mask)
-            if config.method == "rloo":
-                # REINFORCE with the leave-one-out baseline: −E[A · Σ_t log π(y_t)]
-                loss, _ = policy_gradient_loss((logp * response).sum(1), advantages)
-                kl_term = torch.zeros((), device=device)
-            else:
-                token_adv = advantages[:, None].expand_as(logp)
-                loss, _ = clipped_surrogate_loss(logp[response], logp_old[response], token_adv[response],
-                                                 config.clip_eps)
-                kl_term = kl_estimates(logp, logp_ref)[1][response].mean()                # k3, in the loss
-                loss = loss + config.beta * kl_term
-            flat.apply(loss, optimizer, 1.0, update)
+            flat.zero_grad()
+            kl_term = 0.0
+            for micro in torch.arange(len(ids), device=device).split(config.micro_batch_size or len(ids)):
+                m = response[micro]
+                with autocast:
+                    logp = token_logprobs(policy, ids[micro], mask[micro])[0].float()
+                if config.method == "rloo":
+                    # REINFORCE with the leave-one-out baseline: −E[A · Σ_t log π(y_t)], a mean over responses
+                    loss, _ = policy_gradient_loss((logp * m).sum(1), advantages[micro])
+                    share = len(micro) / len(ids)
+                else:   # means over response tokens
+                    token_adv = advantages[micro][:, None].expand_as(logp)
+                    loss, _ = clipped_surrogate_loss(logp[m], logp_old[micro][m], token_adv[m], config.clip_eps)
+                    micro_kl = kl_estimates(logp, logp_ref[micro])[1][m].mean()               # k3, in the loss
+                    loss = loss + config.beta * micro_kl
+                    share = int(m.sum()) / tokens
+                    kl_term += float(micro_kl.detach()) * share
+                # the update's mean, as a sum over micro-batches of their means × their share
+                flat.backward(loss * share, update)
+            flat.step(optimizer, 1.0, update)
         row = {"update": update, "objective/scores": float(score.mean()), "objective/kl": float(kl.mean()),
-               "loss/kl_term": float(kl_term.detach()), "sample": texts[0]}
+               "loss/kl_term": kl_term, "sample": texts[0]}
         if judge is not None:
             row["gold/mean"] = float(judge(texts).mean())
         history.append(row)

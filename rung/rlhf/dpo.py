@@ -47,6 +47,8 @@ class DPOConfig:
     # 0.33, −0.22, −0.02, −0.11 with KL up to 5 and grammatical down to 68 %; with α = 1: 0.23, 0.25,
     # 0.29, 0.22, KL ≤ 0.23, ≥ 97 % grammatical
     rpo_alpha: float = 1.0
+    micro_batch_size: int | None = None   # pairs per forward/backward; gradients accumulate over a step's batch
+    bf16: bool = False                    # forward passes under bfloat16 autocast (for GPUs; losses in float32)
     seed: int = 0
 
 
@@ -98,7 +100,8 @@ def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     policy, reference = policy_and_reference(policy)
-    with torch.no_grad():
+    autocast = torch.autocast(device_of(policy).type, dtype=torch.bfloat16, enabled=config.bf16)
+    with torch.no_grad(), autocast:
         ref_chosen = torch.cat([sequence_logprobs(reference, tokenizer, [c for c, _ in chunk])
                                 for chunk in batches(pairs, 256)])
         ref_rejected = torch.cat([sequence_logprobs(reference, tokenizer, [r for _, r in chunk])
@@ -113,14 +116,24 @@ def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], 
             rng.shuffle(order)
         optimizer.lr = config.lr * (1 - step / total)
         idx = order[(step % steps_per_epoch) * config.batch_size:][:config.batch_size]
-        logp, lengths = sequence_logprobs(policy, tokenizer, [pairs[i][0] for i in idx] + [pairs[i][1] for i in idx],
-                                          with_lengths=True)
-        loss, stats = dpo_loss(logp[:len(idx)], logp[len(idx):], ref_chosen[idx], ref_rejected[idx], config.beta)
-        if config.rpo_alpha:
-            nll = -(logp[:len(idx)] / lengths[:len(idx)]).mean()                      # the chosen ones' LM loss
-            loss, stats["nll_loss"] = loss + config.rpo_alpha * nll, float(nll.detach())
-        flat.apply(loss, optimizer, 1.0, step)
-        row = {"step": step, "loss": float(loss.detach()), **stats}
+        flat.zero_grad()
+        row = {"step": step}
+        for micro in batches(idx, config.micro_batch_size or len(idx)):
+            B = len(micro)
+            with autocast:
+                logp, lengths = sequence_logprobs(policy, tokenizer, [pairs[i][0] for i in micro] +
+                                                  [pairs[i][1] for i in micro], with_lengths=True)
+            logp = logp.float()
+            loss, stats = dpo_loss(logp[:B], logp[B:], ref_chosen[micro], ref_rejected[micro], config.beta)
+            if config.rpo_alpha:
+                nll = -(logp[:B] / lengths[:B]).mean()                                  # the chosen ones' LM loss
+                loss, stats["nll_loss"] = loss + config.rpo_alpha * nll, float(nll.detach())
+            # the batch's mean, as a sum over micro-batches of their means × their share of the pairs
+            share = B / len(idx)
+            flat.backward(loss * share, step)
+            for key, value in {"loss": float(loss.detach()), **stats}.items():
+                row[key] = row.get(key, 0.0) + value * share
+        flat.step(optimizer, 1.0, step)
         history.append(row)
         if log is not None:
             log(row)

@@ -3,7 +3,6 @@ transitions, the squashed Gaussian's log-probability against a numerical change 
 smoothing's clip, TD3's delay, the temperature loss, the twin critics; and the runs' contracts:
 a Discrete env refused, same seed same numbers, bit-exact resume with the replay buffer."""
 
-import math
 
 import gymnasium as gym
 import numpy as np

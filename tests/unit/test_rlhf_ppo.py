@@ -88,8 +88,9 @@ def test_best_of_n_kl_closed_form_and_choice():
         assert count_good([text])[0] == max(count_good(texts[i * 16:(i + 1) * 16]))
 
 
-def tiny_ppo_run(**settings):
-    from rung.rlhf import ppo
+def tiny_run(method: str, **settings):
+    """Two updates of `method` (ppo, grpo, rloo or dpo) on a fresh tiny GPT: (its parameters, history)."""
+    from rung.rlhf import critic_free, dpo, ppo
     from rung.rlhf.model import GPT, GPTConfig
     from rung.rlhf.tokenizer import WordTokenizer
 
@@ -99,23 +100,35 @@ def tiny_ppo_run(**settings):
 
     def count_good(texts):
         return torch.tensor([float(t.split().count("good")) for t in texts])
-    config = ppo.LMPPOConfig(updates=2, batch_size=16, minibatch_size=8, max_new_tokens=8, **settings)
-    trained, history = ppo.train(policy, count_good, tok, config)
+    if method == "ppo":
+        config = ppo.LMPPOConfig(updates=2, batch_size=16, minibatch_size=8, max_new_tokens=8, **settings)
+        trained, history = ppo.train(policy, count_good, tok, config)
+    elif method == "dpo":
+        pairs = [("the movie was good .", "the movie was bad ."), ("the food was great .", "the food was awful .")] * 8
+        trained, history = dpo.train(policy, tok, pairs, dpo.DPOConfig(epochs=1, batch_size=8, **settings))
+    else:
+        config = critic_free.GroupConfig(method=method, updates=2, prompts_per_update=4, group_size=4,
+                                         max_new_tokens=8, **settings)
+        trained, history = critic_free.train(policy, count_good, tok, config)
     return torch.cat([p.detach().reshape(-1) for p in trained.parameters()]), history
 
 
-def test_micro_batches_accumulate_to_the_minibatch_gradient():
-    """Gradients accumulated over micro-batches of 3, 3 and 2 responses (their token means weighted by
-    their token shares) train the policy as whole minibatches of 8 do, up to float rounding."""
-    whole, _ = tiny_ppo_run()
-    micro, _ = tiny_ppo_run(micro_batch_size=3)
+@pytest.mark.parametrize("method", ["ppo", "grpo", "rloo", "dpo"])
+def test_micro_batches_accumulate_to_the_minibatch_gradient(method):
+    """Gradients accumulated over micro-batches of 3, 3 and 2 (responses, or preference pairs for DPO;
+    their means weighted by their shares of the tokens or items) train the policy as whole minibatches
+    do, up to float rounding."""
+    whole, _ = tiny_run(method)
+    micro, _ = tiny_run(method, micro_batch_size=3)
     assert not torch.equal(whole, micro)   # a different summation order, so not bit for bit …
     torch.testing.assert_close(micro, whole, rtol=1e-4, atol=1e-5)   # … but the same steps
 
 
-def test_bf16_autocast_trains_with_float32_losses():
-    params, history = tiny_ppo_run(bf16=True)
-    whole, _ = tiny_ppo_run()
-    assert torch.isfinite(params).all() and all(math.isfinite(row["objective/kl"]) for row in history)
+@pytest.mark.parametrize("method", ["ppo", "grpo", "rloo", "dpo"])
+def test_bf16_autocast_trains_with_float32_losses(method):
+    params, history = tiny_run(method, bf16=True)
+    whole, _ = tiny_run(method)
+    assert torch.isfinite(params).all() and all(math.isfinite(row.get("objective/kl", row.get("loss")))
+                                                for row in history)
     assert not torch.equal(params, whole)   # the forwards really ran in bfloat16
     assert (params - whole).abs().max() < 0.05
