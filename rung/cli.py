@@ -146,7 +146,7 @@ def build_parser() -> Parser:
     stage.add_argument("--lr", type=float, help="learning rate (default 3e-3 fresh, 1e-4 fine-tuning)")
     stages = [demo, stage]
     stage = rlhf_sub.add_parser("reward", help="preferences labelled by the gold judge, and the reward model")
-    stage.add_argument("--policy", required=True, metavar="DIR", help="the base policy's run directory")
+    stage.add_argument("--policy", metavar="DIR", help="the base policy's run directory")
     stage.add_argument("--pairs", type=int, default=6000, help="training pairs (default 6000)")
     stage.add_argument("--label-noise", type=float, default=0.0, help="fraction of labels flipped (default 0)")
     stages.append(stage)
@@ -157,7 +157,7 @@ def build_parser() -> Parser:
     stages.append(stage)
     stage = rlhf_sub.add_parser("dpo", help="DPO: the policy trained on the reward stage's preference pairs, no "
                                             "reward model (Rafailov et al. 2023)")
-    stage.add_argument("--policy", required=True, metavar="DIR", help="the policy to start from (also π_ref)")
+    stage.add_argument("--policy", metavar="DIR", help="the policy to start from (also π_ref)")
     stage.add_argument("--reward-model", metavar="DIR", help="a reward model to score the result with (proxy "
                                                              "columns only; DPO does not use it)")
     stage.add_argument("--pairs", type=int, default=6000, help="training pairs (default 6000: the reward stage's)")
@@ -169,8 +169,6 @@ def build_parser() -> Parser:
                          "advantages, k3 KL in the loss"), ("rloo", "RLOO: REINFORCE with a leave-one-out baseline")):
         stage = rlhf_sub.add_parser(method, help=what)
         stage.add_argument("--policy", metavar="DIR", help="the policy to start from (also π_ref)")
-        stage.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted stage from its checkpoint, "
-                                                              "with the settings it was started with")
         stage.add_argument("--reward-model", metavar="DIR", help="the reward model (reviews task; the arithmetic "
                                                                  "task's reward is exact)")
         stage.add_argument("--set", dest="overrides", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
@@ -180,6 +178,9 @@ def build_parser() -> Parser:
         stage.add_argument("--lora", nargs="+", metavar="KEY=VALUE", help="train LoRA adapters of a Hugging Face "
                            "policy instead of all its weights ('rung[lora]'): r=RANK [alpha=ALPHA, default 2·r]")
     for stage in stages:
+        if stage.prog.split()[-1] in ("pretrain", "reward", "dpo", "ppo", "grpo", "rloo"):
+            stage.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted stage from its "
+                                                                  "checkpoint, with the settings it was started with")
         stage.add_argument("--run-dir", help="where to write (default runs/rlhf-STAGE-sSEED-TIME)")
         stage.add_argument("--seed", type=int, default=0)
         stage.add_argument("--threads", type=int, help="torch threads (default: 1 for rung's GPT, whose ops are "
@@ -390,34 +391,29 @@ def cmd_rlhf(args) -> None:
               "on held-out prompts, proxy = the reward model's")
         return
     lora = parse_assignments(getattr(args, "lora", None), "--lora")
+    command = args.rlhf_command
     if getattr(args, "resume", None):
-        given = [f"--{name.replace('_', '-')}" for name in ("policy", "reward_model", "lora", "run_dir", "device")
-                 if getattr(args, name, None)] + (["--set"] if args.overrides else [])
+        given = [f"--{name.replace('_', '-')}" for name in ("policy", "reward_model", "lora", "run_dir", "device",
+                                                            "model", "steps", "lr", "overrides")
+                 if getattr(args, name, None)]
         if given:
             raise RungError(f"--resume continues a stage with its own settings; drop {', '.join(given)}")
         run_dir = args.resume
-        pipeline.resume_stage(run_dir, say=say)
-    elif args.rlhf_command in pipeline.METHODS:
-        if not args.policy:
-            raise RungError(f"rung rlhf {args.rlhf_command} needs --policy DIR (or --resume RUN_DIR)")
-        pipeline.start_stage(run_dir, args.rlhf_command, args.policy, args.reward_model, args.seed,
-                             parse_assignments(args.overrides, "--set"), lora, say=say, device=device)
-    elif args.rlhf_command == "pretrain":
-        pipeline.pretrain_stage(run_dir, args.task, args.seed, args.steps, args.lr, args.model, device)
-    else:
+        pipeline.resume_stage(run_dir, say=say, stage=command)
+    elif command == "best-of-n":
+        pipeline.require_reviews(args.policy, "best-of-n")
         policy, tokenizer = pipeline.load_policy(args.policy, lora, device)
-        reward_model_dir = getattr(args, "reward_model", None)
-        reward_model = pipeline.load_model(reward_model_dir, device)[0] if reward_model_dir else None
-        if args.rlhf_command == "reward":
-            pipeline.require_reviews(args.policy, "reward")
-            pipeline.reward_stage(run_dir, policy, tokenizer, args.seed, args.pairs, args.label_noise)
-        elif args.rlhf_command == "best-of-n":
-            pipeline.require_reviews(args.policy, "best-of-n")
-            pipeline.best_of_n_stage(run_dir, policy, tokenizer, reward_model, args.n, args.seed)
-        elif args.rlhf_command == "dpo":
-            pipeline.require_reviews(args.policy, "dpo")
-            pipeline.dpo_stage(run_dir, policy, tokenizer, reward_model, args.seed, args.pairs, args.label_noise,
-                               parse_assignments(args.overrides, "--set"), say=say)
+        reward_model = pipeline.load_model(args.reward_model, device)[0]
+        pipeline.best_of_n_stage(run_dir, policy, tokenizer, reward_model, args.n, args.seed)
+    else:
+        if command != "pretrain" and not args.policy:
+            raise RungError(f"rung rlhf {command} needs --policy DIR (or --resume RUN_DIR)")
+        settings = {"pretrain": lambda: {"task": args.task, "steps": args.steps, "lr": args.lr, "model": args.model},
+                    "reward": lambda: {"pairs": args.pairs, "label_noise": args.label_noise},
+                    "dpo": lambda: {"pairs": args.pairs, "label_noise": args.label_noise}}.get(command, dict)()
+        pipeline.start_stage(run_dir, command, getattr(args, "policy", None), getattr(args, "reward_model", None),
+                             args.seed, parse_assignments(getattr(args, "overrides", None), "--set"), lora, say=say,
+                             device=device, **settings)
     summary = json.loads((Path(run_dir) / "summary.json").read_text())
     for key, value in summary.items():
         if isinstance(value, float):

@@ -93,10 +93,11 @@ def implicit_accuracy(policy: CausalLM, reference: CausalLM, tokenizer: Tokenize
 
 
 def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], config: DPOConfig,
-          log=None, after_epoch=None) -> tuple[CausalLM, list[dict]]:
+          log=None, after_epoch=None, checkpoint=None) -> tuple[CausalLM, list[dict]]:
     """Optimise a copy of `policy` on (chosen, rejected) text pairs; the original stays π_ref, whose
     log-probabilities are computed once. `log` receives one row per step, `after_epoch(epoch, policy)`
-    is called after each pass over the pairs (epoch counted from 1)."""
+    is called after each pass over the pairs (epoch counted from 1); `checkpoint` as in
+    rung.rlhf.pretrain.pretrain (the history returned then starts at the resumed step)."""
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     policy, reference = policy_and_reference(policy)
@@ -109,13 +110,15 @@ def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], 
     flat = FlatParameters(trainable(policy))
     optimizer = Adam(flat.param, lr=config.lr)
     steps_per_epoch = len(pairs) // config.batch_size
-    total, history = config.epochs * steps_per_epoch, []
-    for step in range(total):
+    total, history, epoch = config.epochs * steps_per_epoch, [], {"order": []}
+    state = {"policy": trainable(policy), "optimizer": optimizer, "rng": rng, "epoch": epoch}
+    start = checkpoint.start(state) if checkpoint is not None else 0
+    for step in range(start, total):
         if step % steps_per_epoch == 0:
-            order = list(range(len(pairs)))
-            rng.shuffle(order)
+            epoch["order"] = list(range(len(pairs)))
+            rng.shuffle(epoch["order"])
         optimizer.lr = config.lr * (1 - step / total)
-        idx = order[(step % steps_per_epoch) * config.batch_size:][:config.batch_size]
+        idx = epoch["order"][(step % steps_per_epoch) * config.batch_size:][:config.batch_size]
         flat.zero_grad()
         row = {"step": step}
         for micro in batches(idx, config.micro_batch_size or len(idx)):
@@ -139,6 +142,8 @@ def train(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], 
             log(row)
         if after_epoch is not None and (step + 1) % steps_per_epoch == 0:
             after_epoch((step + 1) // steps_per_epoch, policy)
+        if checkpoint is not None:
+            checkpoint.after(step, state)
     return policy, history
 
 

@@ -46,8 +46,10 @@ from rung.runs import create_run_dir, write_json
 
 TASKS = ("reviews", "arithmetic")
 CHECKPOINT_EVERY = 10        # updates between checkpoints of a policy-optimisation stage
-STAGE_FILE = "stage.json"    # what a policy-optimisation stage was started with, for --resume
+STEP_CHECKPOINT_EVERY = 100  # gradient steps between checkpoints of pretraining, the reward model and DPO
+STAGE_FILE = "stage.json"    # what a stage was started with, for --resume
 METHODS = ("ppo", "grpo", "rloo")
+RESUMABLE = ("pretrain", "reward", "dpo", *METHODS)
 SAMPLE_EVERY = 5
 
 
@@ -137,10 +139,10 @@ class StageLog:
 
 
 class StageCheckpoint:
-    """RUN_DIR/checkpoint.safetensors of a policy-optimisation stage, written after every `every`-th
-    update (rung.checkpoint: atomic, no pickle): what trains (the whole policy, or its adapters), the
-    value model, the optimisers, β and every random number generator. `start` restores it when there
-    is one, so an interrupted stage continues bit for bit where its last checkpoint left off."""
+    """RUN_DIR/checkpoint.safetensors of a stage, written after every `every`-th update or gradient step
+    (rung.checkpoint: atomic, no pickle): what trains (the whole model, or its adapters), the value
+    model, the optimisers, β, the losses so far and every random number generator. `start` restores it
+    when there is one, so an interrupted stage continues bit for bit where its last checkpoint left off."""
 
     def __init__(self, directory: Path, every: int = CHECKPOINT_EVERY):
         self.path, self.every = Path(directory) / checkpoint.CHECKPOINT_FILE, every
@@ -161,14 +163,25 @@ class StageCheckpoint:
             checkpoint.save(self.path, update, state, {"kind": "rlhf-stage"})
 
 
+def stage_directory(run_dir: str | Path, record: dict | None, resume: bool) -> Path:
+    """The stage's run directory: a new one with `record` in stage.json (when given), or the existing
+    one of a stage being resumed."""
+    directory = Path(run_dir) if resume else create_run_dir(run_dir)
+    if record is not None and not resume:
+        write_json(directory / STAGE_FILE, record)
+    return directory
+
+
 def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, steps: int | None = None,
                    lr: float | None = None, model_dir: str | Path | None = None,
-                   device: torch.device | str = "cpu") -> tuple[CausalLM, Tokenizer]:
+                   device: torch.device | str = "cpu", record: dict | None = None,
+                   resume: bool = False) -> tuple[CausalLM, Tokenizer]:
     """A fresh GPT trained on the task's corpus, or (`model_dir`) supervised fine-tuning of a Hugging
-    Face model on it (default lr 3e-3 fresh, 1e-4 fine-tuning)."""
+    Face model on it (default lr 3e-3 fresh, 1e-4 fine-tuning). Checkpoints every STEP_CHECKPOINT_EVERY
+    steps; `record` and `resume` as in `optimise_stage`."""
     if task not in TASKS:
         raise RungError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
-    directory = create_run_dir(run_dir)
+    directory = stage_directory(run_dir, record, resume)
     torch.manual_seed(seed)
     model, tokenizer = load_model(model_dir, device) if model_dir else (None, None)
     if task == "reviews":
@@ -179,7 +192,7 @@ def pretrain_stage(run_dir: str | Path, task: str = "reviews", seed: int = 0, st
         config, steps = GPTConfig(vocab_size=len(tokenizer), context=16), steps or 2000
     lr = lr or (1e-4 if model is not None else 3e-3)
     model, losses = pretrain(texts, tokenizer, steps=steps, lr=lr, seed=seed, config=config, model=model,
-                             device=device)
+                             device=device, checkpoint=StageCheckpoint(directory, STEP_CHECKPOINT_EVERY))
     save_model(model, tokenizer, directory)
     summary = {"task": task, "steps": steps, "lr": lr, "final_loss": float(np.mean(losses[-50:]))}
     if task == "reviews":
@@ -200,14 +213,16 @@ def require_reviews(policy_dir: str | Path, stage: str) -> None:
 
 
 def reward_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, seed: int = 0, pairs: int = 6000,
-                 label_noise: float = 0.0) -> CausalLM:
+                 label_noise: float = 0.0, record: dict | None = None, resume: bool = False) -> CausalLM:
     """Preference pairs of the policy's samples, labelled by the gold judge (a fraction `label_noise`
     flipped), and the reward model trained on them; accuracy measured on 1,000 held-out clean pairs.
-    The pairs stay on the returned model as `.pairs` (the demo's DPO stage trains on them)."""
-    directory = create_run_dir(run_dir)
+    The pairs stay on the returned model as `.pairs` (the demo's DPO stage trains on them). A resumed
+    stage makes the same pairs again (same seed) and continues training from its checkpoint."""
+    directory = stage_directory(run_dir, record, resume)
     train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
     heldout = preference_pairs(policy, tokenizer, 1000, seed=seed + 2)
-    reward_model, losses = train_reward_model(policy, tokenizer, train_pairs, seed=seed)
+    reward_model, losses = train_reward_model(policy, tokenizer, train_pairs, seed=seed,
+                                              checkpoint=StageCheckpoint(directory, STEP_CHECKPOINT_EVERY))
     reward_model.pairs = train_pairs
     save_model(reward_model, tokenizer, directory)
     write_json(directory / "summary.json", {"task": "reviews", "heldout_accuracy": pairwise_accuracy(reward_model, tokenizer, heldout),
@@ -231,15 +246,18 @@ def best_of_n_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer,
 
 def dpo_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, reward_model: CausalLM | None = None,
               seed: int = 0, pairs: int = 6000, label_noise: float = 0.0, overrides: dict | None = None,
-              say=None, train_pairs: list[tuple[str, str]] | None = None) -> dict:
+              say=None, train_pairs: list[tuple[str, str]] | None = None, record: dict | None = None,
+              resume: bool = False) -> dict:
     """DPO from `policy` (also π_ref) on the preference pairs the reward stage trains on (the same
     `pairs`, `label_noise` and seed give the same pairs). `reward_model`, if given, only scores the
-    result (the proxy columns). `overrides` set fields of DPOConfig."""
-    directory = create_run_dir(run_dir)
+    result (the proxy columns). `overrides` set fields of DPOConfig. Checkpoints every
+    STEP_CHECKPOINT_EVERY steps; `record` and `resume` as in `optimise_stage`."""
+    directory = stage_directory(run_dir, record, resume)
     config = build(dpo.DPOConfig, {"seed": seed, **(overrides or {})})
     if train_pairs is None:   # the reward stage's pairs, made again (the demo hands over its own)
         train_pairs = preference_pairs(policy, tokenizer, pairs, seed=seed + 1, label_noise=label_noise)
-    log = StageLog(directory)
+    stage_checkpoint = StageCheckpoint(directory, STEP_CHECKPOINT_EVERY)
+    log = StageLog(directory, start=stage_checkpoint.next_update())
 
     def log_step(row: dict) -> None:
         log({"update": row["step"], **{k: v for k, v in row.items() if k != "step"}})
@@ -247,7 +265,7 @@ def dpo_stage(run_dir: str | Path, policy: CausalLM, tokenizer: Tokenizer, rewar
             say(f"  step {row['step']:>4}  loss {row['loss']:.3f}  margin {row['rewards/margins']:+.3f}  "
                 f"accuracy {row['rewards/accuracies']:.2f}")
     try:
-        trained, _ = dpo.train(policy, tokenizer, train_pairs, config, log=log_step)
+        trained, _ = dpo.train(policy, tokenizer, train_pairs, config, log=log_step, checkpoint=stage_checkpoint)
     finally:
         log.close()
     save_model(trained, tokenizer, directory)
@@ -281,9 +299,7 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
         raise RungError("the reviews task is optimised against a reward model (--reward-model DIR); "
                         "the arithmetic task against its exact reward (no reward model)")
     overrides = {"seed": seed, **(overrides or {})}
-    directory = Path(run_dir) if resume else create_run_dir(run_dir)
-    if record is not None and not resume:
-        write_json(directory / STAGE_FILE, record)
+    directory = stage_directory(run_dir, record, resume)
     stage_checkpoint = StageCheckpoint(directory)
     if task == "reviews":
         reward, judge, prompt_sampler = model_reward(reward_model, tokenizer), gold_scores, None
@@ -334,39 +350,61 @@ def load_policy(directory: str | Path, lora: dict | None = None,
     return policy, tokenizer
 
 
-def start_stage(run_dir: str | Path, method: str, policy_dir: str | Path, reward_model_dir: str | Path | None = None,
-                seed: int = 0, overrides: dict | None = None, lora: dict | None = None, say=None,
-                device: torch.device | str = "cpu") -> dict:
-    """PPO, GRPO or RLOO from the models in stage directories, on `device`, recorded so that
-    `resume_stage` can load them again (on the same device: the sampling generator's state is)."""
-    record = {"method": method, "policy": str(Path(policy_dir).resolve()), "seed": seed,
-              "reward_model": str(Path(reward_model_dir).resolve()) if reward_model_dir else None,
-              "overrides": overrides or {}, "lora": lora or {}, "device": str(device)}
-    return run_recorded(run_dir, record, resume=False, say=say)
+def start_stage(run_dir: str | Path, stage: str, policy_dir: str | Path | None = None,
+                reward_model_dir: str | Path | None = None, seed: int = 0, overrides: dict | None = None,
+                lora: dict | None = None, say=None, device: torch.device | str = "cpu", **settings) -> None:
+    """A stage of RESUMABLE from the models in stage directories, on `device`, recorded in stage.json
+    so that `resume_stage` can load them again (on the same device: a sampling generator's state
+    belongs to it). `settings`: the stage's own (pretrain: task, steps, lr, model; reward and dpo:
+    pairs, label_noise)."""
+    def absolute(path):
+        return str(Path(path).resolve()) if path else None
+    if "model" in settings:
+        settings["model"] = absolute(settings["model"])
+    record = {"stage": stage, "policy": absolute(policy_dir), "seed": seed, "reward_model": absolute(reward_model_dir),
+              "overrides": overrides or {}, "lora": lora or {}, "device": str(device), **settings}
+    run_recorded(run_dir, record, resume=False, say=say)
 
 
 def stage_record(run_dir: str | Path) -> dict:
-    """What a policy-optimisation stage was started with (its stage.json)."""
+    """What a stage was started with (its stage.json)."""
     stage_file = Path(run_dir) / STAGE_FILE
     if not stage_file.is_file():
-        raise RungError(f"{run_dir} is not a policy-optimisation stage started by rung ({STAGE_FILE} is missing)")
+        raise RungError(f"{run_dir} is not a stage started by `rung rlhf` ({STAGE_FILE} is missing)")
     return json.loads(stage_file.read_text())
 
 
-def resume_stage(run_dir: str | Path, say=None) -> dict:
-    """Continue an interrupted PPO, GRPO or RLOO stage from its checkpoint to its planned end."""
+def resume_stage(run_dir: str | Path, say=None, stage: str | None = None) -> None:
+    """Continue an interrupted stage (of kind `stage`, if given) from its checkpoint to its planned end."""
     record = stage_record(run_dir)
+    recorded = record.get("stage", record.get("method"))   # stage.json from before every stage could resume
+    if stage is not None and recorded != stage:
+        raise RungError(f"{run_dir} is a {recorded} stage: continue it with rung rlhf {recorded} --resume {run_dir}")
     if (Path(run_dir) / "summary.json").is_file():
         raise RungError(f"{run_dir} has finished (summary.json is there): nothing to resume")
-    return run_recorded(run_dir, record, resume=True, say=say)
+    run_recorded(run_dir, record, resume=True, say=say)
 
 
-def run_recorded(run_dir, record: dict, resume: bool, say) -> dict:
+def run_recorded(run_dir, record: dict, resume: bool, say) -> None:
     device = resolve_device(record.get("device", "cpu"))
+    stage = record.get("stage", record.get("method"))
+    if stage == "pretrain":
+        pretrain_stage(run_dir, record["task"], record["seed"], record["steps"], record["lr"], record["model"], device,
+                       record=record, resume=resume)
+        return
+    if stage in ("reward", "dpo"):
+        require_reviews(record["policy"], stage)
     policy, tokenizer = load_policy(record["policy"], record["lora"], device)
     reward_model = load_model(record["reward_model"], device)[0] if record["reward_model"] else None
-    return optimise_stage(run_dir, record["method"], policy, tokenizer, reward_model, task_of(record["policy"]),
-                          record["seed"], record["overrides"], say=say, record=record, resume=resume)
+    if stage == "reward":
+        reward_stage(run_dir, policy, tokenizer, record["seed"], record["pairs"], record["label_noise"],
+                     record=record, resume=resume)
+    elif stage == "dpo":
+        dpo_stage(run_dir, policy, tokenizer, reward_model, record["seed"], record["pairs"], record["label_noise"],
+                  record["overrides"], say=say, record=record, resume=resume)
+    else:
+        optimise_stage(run_dir, stage, policy, tokenizer, reward_model, task_of(record["policy"]), record["seed"],
+                       record["overrides"], say=say, record=record, resume=resume)
 
 
 def demo(run_dir: str | Path, seed: int = 0, say=print, device: torch.device | str = "cpu") -> list[dict]:

@@ -35,10 +35,11 @@ def language_model_loss(model: CausalLM, ids: torch.Tensor, mask: torch.Tensor) 
 
 def pretrain(texts: list[str], tokenizer: Tokenizer, steps: int = 600, batch_size: int = 64, lr: float = 3e-3,
              seed: int = 0, config: GPTConfig | None = None, model: CausalLM | None = None,
-             device: torch.device | str = "cpu") -> tuple[CausalLM, list[float]]:
+             device: torch.device | str = "cpu", checkpoint=None) -> tuple[CausalLM, list[float]]:
     """Train `model` (default: a fresh GPT of `config`) on `texts` by next-token prediction; with a
     pretrained Hugging Face model this is supervised fine-tuning. Returns the model and its loss per
-    step. The learning rate decays linearly to 0."""
+    step. The learning rate decays linearly to 0. `checkpoint` (rung.rlhf.pipeline.StageCheckpoint)
+    saves the state after steps and restores it when there is one."""
     from rung.nets import FlatParameters
 
     torch.manual_seed(seed)
@@ -49,14 +50,19 @@ def pretrain(texts: list[str], tokenizer: Tokenizer, steps: int = 600, batch_siz
     flat = FlatParameters(model)
     optimizer = Adam(flat.param, lr=lr)
     encoded = [tokenizer.encode(text)[:model.context] for text in texts]   # longer texts are cut
-    losses = []
-    for step in range(steps):
+    history = {"losses": []}
+    state = {"model": model, "optimizer": optimizer, "generator": generator, "history": history}
+    start = checkpoint.start(state) if checkpoint is not None else 0
+    losses = history["losses"]
+    for step in range(start, steps):
         optimizer.lr = lr * (1 - step / steps)
         batch = torch.randint(len(encoded), (batch_size,), generator=generator, device="cpu").tolist()   # list indices
         ids, mask = pad([encoded[i] for i in batch], tokenizer.pad_id, device_of(model))
         loss = language_model_loss(model, ids, mask)
         flat.apply(loss, optimizer, 1.0, step)
         losses.append(float(loss.detach()))
+        if checkpoint is not None:
+            checkpoint.after(step, state)
     return model, losses
 
 

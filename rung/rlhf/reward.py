@@ -75,20 +75,28 @@ def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Te
 
 
 def train_reward_model(policy: CausalLM, tokenizer: Tokenizer, pairs: list[tuple[str, str]], epochs: int = 6,
-                       batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> tuple[CausalLM, list[float]]:
+                       batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+                       checkpoint=None) -> tuple[CausalLM, list[float]]:
+    """Bradley–Terry on (chosen, rejected) pairs: the policy's transformer with a scalar head; the model
+    and its loss per step. `checkpoint` as in rung.rlhf.pretrain.pretrain."""
     torch.manual_seed(seed)
     model = policy.with_scalar_head()
     flat = FlatParameters(model)
     optimizer = Adam(flat.param, lr=lr)
-    rng, losses = random.Random(seed), []
+    rng, history = random.Random(seed), {"losses": []}
+    state = {"model": model, "optimizer": optimizer, "rng": rng, "history": history}
+    start = checkpoint.start(state) if checkpoint is not None else 0
+    losses = history["losses"]
     total = epochs * (len(pairs) // batch_size)
-    for step in range(total):
+    for step in range(start, total):
         optimizer.lr = lr * (1 - step / total)
         batch = rng.sample(pairs, batch_size)
         r = scores(model, tokenizer, [c for c, _ in batch] + [r for _, r in batch])        # [2B]
         loss = bradley_terry_loss(r[:batch_size], r[batch_size:])
         flat.apply(loss, optimizer, 1.0, step)
         losses.append(float(loss.detach()))
+        if checkpoint is not None:
+            checkpoint.after(step, state)
     return model, losses
 
 

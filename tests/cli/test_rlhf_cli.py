@@ -33,10 +33,13 @@ def test_stage_mistakes_are_one_line_errors(cli, tmp_path):
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--set", "beta_typo=1"), "unknown config key"),
         (("rlhf", "pretrain", "--task", "poetry"), "unknown task"),
         (("rlhf", "grpo", "--set", "updates=3"), "needs --policy DIR (or --resume RUN_DIR)"),
-        (("rlhf", "grpo", "--resume", tmp_path / "adder"), "not a policy-optimisation stage started by rung"),
+        (("rlhf", "grpo", "--resume", tmp_path / "nowhere"), "not a stage started by `rung rlhf`"),
+        (("rlhf", "pretrain", "--resume", tmp_path / "adder"), "with its own settings; drop --run-dir"),
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--lora", "r=4"), "LoRA adapters go on a Hugging Face"),
     ]
     for args, message in cases:
         proc = cli(*args, "--run-dir", tmp_path / "out", cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    proc = cli("rlhf", "grpo", "--resume", tmp_path / "adder", cwd=tmp_path)
+    assert proc.returncode == 2 and "is a pretrain stage: continue it with rung rlhf pretrain --resume" in proc.stderr

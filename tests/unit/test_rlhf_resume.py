@@ -1,5 +1,6 @@
-"""An RLHF policy-optimisation stage killed mid-run and resumed (`rung rlhf ppo --resume RUN_DIR`) ends
-with the same metrics, summary and weights as an uninterrupted run, bit for bit on the CPU."""
+"""An RLHF stage killed mid-run and resumed (`rung rlhf STAGE --resume RUN_DIR`) ends with the same
+metrics, summary and weights as an uninterrupted run, bit for bit on the CPU: the policy-optimisation
+stages (PPO, GRPO; RLOO shares GRPO's loop) and pretraining, the reward model and DPO."""
 
 import json
 
@@ -52,3 +53,30 @@ def test_a_killed_stage_resumes_to_the_same_end(adder, method, overrides, tmp_pa
     assert straight == resumed
     with pytest.raises(RungError, match="nothing to resume"):
         pipeline.resume_stage(tmp_path / "resumed")
+
+
+def kill_and_resume(tmp_path, monkeypatch, start, checkpoint_at: int) -> None:
+    """`start(run_dir)` once straight, once killed after its first checkpoint and resumed."""
+    start(tmp_path / "straight")
+    with monkeypatch.context() as patch:
+        kill_after_checkpoint(patch, saves=1)
+        with pytest.raises(Killed):
+            start(tmp_path / "resumed")
+    assert not (tmp_path / "resumed/summary.json").exists()
+    assert pipeline.StageCheckpoint(tmp_path / "resumed").next_update() == checkpoint_at
+    pipeline.resume_stage(tmp_path / "resumed")
+
+
+def test_killed_pretraining_reward_and_dpo_stages_resume_to_the_same_end(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    monkeypatch.setattr(pipeline, "STEP_CHECKPOINT_EVERY", 20)
+    kill_and_resume(tmp_path / "base", monkeypatch, lambda run_dir: pipeline.start_stage(
+        run_dir, "pretrain", seed=2, task="reviews", steps=50, lr=None, model=None), checkpoint_at=20)
+    base = tmp_path / "base/straight"
+    for stage, settings in (("reward", {}), ("dpo", {"overrides": {"epochs": 1, "batch_size": 16}})):
+        kill_and_resume(tmp_path / stage, monkeypatch, lambda run_dir: pipeline.start_stage(
+            run_dir, stage, base, seed=2, pairs=400, label_noise=0.1, **settings), checkpoint_at=20)
+    for stage in ("base", "reward", "dpo"):
+        for name in ("model.safetensors", "summary.json", *(["metrics.csv"] if stage == "dpo" else [])):
+            straight, resumed = (tmp_path / stage / run / name for run in ("straight", "resumed"))
+            assert straight.read_bytes() == resumed.read_bytes(), f"{stage}/{name}"
