@@ -110,9 +110,6 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     from rung.api import resolve
     from rung.distributed import import_ray, require_listener, start_ray
 
-    ray = import_ray()
-    from ray import tune
-
     if search not in SEARCHES:
         raise RungError(f"unknown search {search!r}; choose one of {', '.join(SEARCHES)}")
     if not grid:
@@ -121,6 +118,9 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
         raise RungError(f"--seeds must be at least 1, got {seeds}")
     for values in itertools.product(*grid.values()):   # every configuration must be valid before Ray starts
         resolve(algo, env_id, steps, 0, preset, dict(zip(grid, values)), eval_episodes=eval_episodes, wrappers=wrappers)
+    ray = import_ray()   # after the checks above: a mistake is reported without importing Ray
+    from ray import tune
+
     if address is not None:
         require_listener(address)
     env_id = absolute_env_id(env_id)   # Ray runs each trial in its own directory

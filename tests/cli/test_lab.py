@@ -60,7 +60,7 @@ def test_variance_quick(cli, tmp_path):
 
 
 def test_stability_quick(cli, tmp_path):
-    result = run_lab(cli, tmp_path, "stability", 2)
+    result = run_lab(cli, tmp_path, "stability", 1)
     assert set(result["numbers"]["collapse_rate"]) == {"a2c", "ppo", "ppo, no clip"}
 
 

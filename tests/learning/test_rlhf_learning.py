@@ -13,7 +13,7 @@ from rung.rlhf import critic_free, dpo, ppo
 from rung.rlhf.pretrain import pretrain
 from rung.rlhf.reward import model_reward, preference_pairs
 from rung.rlhf.tokenizer import WordTokenizer
-from tests.conftest import learning_seeds, review_models, review_pairs, threads_option
+from tests.conftest import learning_seeds, review_models, review_pairs
 
 TOK = WordTokenizer()
 pytestmark = [pytest.mark.learning, pytest.mark.xdist_group("reviews")]   # review_models: shared, built once
@@ -82,29 +82,3 @@ def test_grpo_with_a_verifiable_reward_learns_to_add(seed, expect):
     policy, _ = critic_free.train(base, arithmetic.exact_reward, tok, config,
                                   prompt_sampler=arithmetic.prompt_sampler(tok))
     expect("accuracy gain", arithmetic.accuracy(policy, tok) - arithmetic.accuracy(base, tok), ">=", 0.20)
-
-
-@pytest.mark.parametrize("seed", learning_seeds(0))
-def test_rlhf_demo_writes_a_run_directory_per_stage_and_prints_the_table(cli, tmp_path, seed, expect):
-    import json
-
-    proc = cli("rlhf", "demo", "--run-dir", tmp_path / "demo", "--seed", seed, *threads_option(), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    for policy in ("base", "best-of-16", "PPO", "GRPO", "RLOO", "DPO"):
-        assert any(line.startswith(policy) for line in proc.stdout.splitlines()), proc.stdout
-    summary = json.loads((tmp_path / "demo/reward_model/summary.json").read_text())
-    expect("reward model's held-out accuracy", summary["heldout_accuracy"], ">=", 0.85)
-    for stage in ("ppo", "grpo", "rloo"):
-        summary = json.loads((tmp_path / f"demo/{stage}/summary.json").read_text())
-        assert {"gold_before", "gold_after", "proxy_before", "proxy_after", "kl"} <= summary.keys()
-        expect(f"{stage}: gold gain", summary["gold_after"] - summary["gold_before"], ">", 0)
-        assert summary["kl"] > 0
-        header = (tmp_path / f"demo/{stage}/metrics.csv").read_text().splitlines()[0].split(",")
-        assert {"update", "objective/kl", "objective/scores"} <= set(header)
-        samples = [json.loads(line) for line in (tmp_path / f"demo/{stage}/samples.jsonl").read_text().splitlines()]
-        assert [s["update"] for s in samples] == list(range(0, 40, 5)) and all(s["sample"] for s in samples)
-    summary = json.loads((tmp_path / "demo/dpo/summary.json").read_text())
-    expect("dpo: gold gain", summary["gold_after"] - summary["gold_before"], ">", 0)
-    assert {"proxy_after", "implicit_accuracy", "kl"} <= summary.keys()
-    header = (tmp_path / "demo/dpo/metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"update", "loss", "rewards/margins", "rewards/accuracies"} <= set(header)

@@ -135,7 +135,7 @@ def test_the_pipeline_stages_on_a_hugging_face_model_through_the_cli(cli, tmp_pa
     raw, tokenizer = tiny_gpt2()
     raw.save_pretrained(tmp_path / "gpt2")
     tokenizer.save_pretrained(tmp_path / "gpt2")
-    stages = [("pretrain", "--model", tmp_path / "gpt2", "--steps", "500", "--lr", "3e-3"),
+    stages = [("pretrain", "--model", tmp_path / "gpt2", "--steps", "300", "--lr", "3e-3"),
               ("reward", "--policy", tmp_path / "sft", "--pairs", "256"),
               ("ppo", "--policy", tmp_path / "sft", "--reward-model", tmp_path / "rm",
                "--set", "updates=3", "batch_size=16", "minibatch_size=8")]
