@@ -96,3 +96,27 @@ def run_cli(*args, cwd=None, check=False, env=None):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def run_main(*args, cwd=None):
+    """`rung ARGS...` through rung.cli.main in this process, as a CompletedProcess with its exit code and
+    captured stdout/stderr: for commands that stop at a mistake before any training, where a subprocess
+    would spend ≈ 2 s importing torch and the rest for nothing. The console script itself is tested by
+    the `cli` tests."""
+    import contextlib
+    import io
+
+    from rung.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(cwd or ROOT):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:   # argparse's usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(["rung", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli_mistake():
+    return run_main

@@ -38,19 +38,19 @@ def assert_one_line_error(proc, *words):
     (["qlearning", f"{FIXTURE}:NotAnEnv"], ["gymnasium.Env"]),
     (["qlearning", "missing/file.py:Env"], ["does not exist"]),
 ])
-def test_bad_train_input_is_one_line_exit_2_and_leaves_no_run_dir(cli, tmp_path, args, words):
+def test_bad_train_input_is_one_line_exit_2_and_leaves_no_run_dir(cli_mistake, tmp_path, args, words):
     run_dir = tmp_path / "run"
-    proc = cli("train", *args, "--run-dir", run_dir, "--quiet")
+    proc = cli_mistake("train", *args, "--run-dir", run_dir, "--quiet")
     assert_one_line_error(proc, *words)
     assert not run_dir.exists()
 
 
-def test_eval_of_a_missing_or_unfinished_run_dir(cli, tmp_path):
-    assert_one_line_error(cli("eval", tmp_path / "nope"), "does not exist")
+def test_eval_of_a_missing_or_unfinished_run_dir(cli_mistake, tmp_path):
+    assert_one_line_error(cli_mistake("eval", tmp_path / "nope"), "does not exist")
     (tmp_path / "config.json").write_text("{}")
-    assert_one_line_error(cli("eval", tmp_path), "holds no trained agent")
+    assert_one_line_error(cli_mistake("eval", tmp_path), "holds no trained agent")
     (tmp_path / "agent.json").write_text("{not json")
-    assert_one_line_error(cli("eval", tmp_path), "readable rung agent")
+    assert_one_line_error(cli_mistake("eval", tmp_path), "readable rung agent")
 
 
 def test_usage_errors_are_one_line(cli):
@@ -128,9 +128,9 @@ def test_help_documents_every_config_field(cli):
     (["ppo", "tests/cli/fixtures/space_envs.py:Words"], ["has a Text part"]),
     (["ppo", "CartPole-v1", "--set", "activation=gelu"], ["activation='gelu'"]),
 ])
-def test_bad_deep_rl_input(cli, tmp_path, args, words):
+def test_bad_deep_rl_input(cli_mistake, tmp_path, args, words):
     run_dir = tmp_path / "run"
-    assert_one_line_error(cli("train", *args, "--run-dir", run_dir, "--quiet"), *words)
+    assert_one_line_error(cli_mistake("train", *args, "--run-dir", run_dir, "--quiet"), *words)
     assert not run_dir.exists()
 
 

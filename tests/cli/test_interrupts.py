@@ -22,7 +22,7 @@ def start(*args, cwd):
 
 def test_sigint_checkpoints_exits_130_and_resume_completes(cli, tmp_path):
     run_dir = tmp_path / "run"
-    proc = start(*TRAIN, "--steps", "400000", "--run-dir", run_dir, cwd=tmp_path)
+    proc = start(*TRAIN, "--run-dir", run_dir, cwd=tmp_path)   # 60,000 steps: ≈ 8 s, the signal comes after ≈ 1
     while not (run_dir / "metrics.csv").is_file():
         time.sleep(0.1)
     time.sleep(1.0)
@@ -31,11 +31,11 @@ def test_sigint_checkpoints_exits_130_and_resume_completes(cli, tmp_path):
     assert proc.returncode == 130, err
     assert "checkpoint saved at step" in err and f"rung train --resume {run_dir}" in err
     arrays, meta = load(run_dir / "checkpoint.safetensors")
-    assert 0 < meta["step"] < 400_000
+    assert 0 < meta["step"] < 60_000
     done = cli("train", "--resume", run_dir, "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((run_dir / "eval.json").read_text())["episodes"] == 5
-    assert int(float((run_dir / "metrics.csv").read_text().splitlines()[-1].split(",")[0])) >= 399_000
+    assert int(float((run_dir / "metrics.csv").read_text().splitlines()[-1].split(",")[0])) >= 59_000
 
 
 def test_sigkill_at_ten_random_moments_always_leaves_a_resumable_run(cli, tmp_path):

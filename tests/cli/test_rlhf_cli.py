@@ -21,7 +21,7 @@ def test_verifiable_task_stages_pretrain_then_grpo_and_rloo(cli, tmp_path):
         assert "accuracy_after" in proc.stdout
 
 
-def test_stage_mistakes_are_one_line_errors(cli, tmp_path):
+def test_stage_mistakes_are_one_line_errors(cli, cli_mistake, tmp_path):
     proc = cli("rlhf", "pretrain", "--task", "arithmetic", "--steps", "5", "--run-dir", tmp_path / "adder",
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -38,7 +38,7 @@ def test_stage_mistakes_are_one_line_errors(cli, tmp_path):
         (("rlhf", "grpo", "--policy", tmp_path / "adder", "--lora", "r=4"), "LoRA adapters go on a Hugging Face"),
     ]
     for args, message in cases:
-        proc = cli(*args, "--run-dir", tmp_path / "out", cwd=tmp_path)
+        proc = cli_mistake(*args, "--run-dir", tmp_path / "out", cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     proc = cli("rlhf", "grpo", "--resume", tmp_path / "adder", cwd=tmp_path)

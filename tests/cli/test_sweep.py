@@ -56,7 +56,7 @@ def test_random_and_optuna_search_run_each_drawn_configuration_with_every_seed(c
     assert json.loads(open(f"{trials[0]['run_dir']}/eval.json").read())["episodes"] == 20
 
 
-def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli, tmp_path):
+def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli_mistake, tmp_path):
     (tmp_path / "bad.yaml").write_text("lr: [1e-3, -1]\n")
     (tmp_path / "list.yaml").write_text("- lr\n")
     for args, message in ((("--grid", "lr=-1"), "lr"), (("--grid", "nonsense"), "KEY=V1,V2"),
@@ -64,7 +64,7 @@ def test_bad_sweeps_are_one_line_errors_before_ray_starts(cli, tmp_path):
                           "must map config keys"), ((), "nothing to sweep"),
                           (("--grid", "lr=1e-3", "--search", "bayes"), "unknown search"),
                           (("--grid", "lr=1e-3", "--eval-episodes", "0"), "eval episodes must be positive")):
-        proc = cli("sweep", "ppo", "CartPole-v1", *args, "--run-dir", tmp_path / "s", cwd=tmp_path)
+        proc = cli_mistake("sweep", "ppo", "CartPole-v1", *args, "--run-dir", tmp_path / "s", cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
