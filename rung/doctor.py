@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from rung.diagnostics import REWARD_LIMIT, SCALE_LIMIT
+from rung.diagnostics import scale_problems
 from rung.envs import describe_space, make_env
 
 OK, WARN, FAIL = "ok", "warning", "failure"
@@ -175,16 +175,16 @@ def scale_findings(observations: np.ndarray, rewards: np.ndarray, ended: int) ->
         found.append(Finding(FAIL, "rewards contain NaN or inf", "fix the env's reward"))
     if found:
         return found
-    mean, std = np.abs(observations.mean(axis=0)), observations.std(axis=0)
-    if np.max(mean) > SCALE_LIMIT or np.max(std) > SCALE_LIMIT:
-        worst = int(np.argmax(np.maximum(mean, std)))
-        found.append(Finding(WARN, f"observations are badly scaled (component {worst}: |mean| {mean[worst]:.3g}, "
-                                   f"std {std[worst]:.3g})", "train with --set normalize_obs=true"))
+    obs_problem, reward_problem = scale_problems(observations, rewards)   # rung train decides normalisation so
+    if obs_problem:
+        found.append(Finding(WARN, f"observations are badly scaled ({obs_problem})",
+                             "train with --set normalize_obs=true (left unset, rung turns it on)"))
     else:
-        found.append(Finding(OK, f"observation scale: |mean| ≤ {np.max(mean):.3g}, std ≤ {np.max(std):.3g}"))
-    if np.max(np.abs(rewards)) > REWARD_LIMIT:
-        found.append(Finding(WARN, f"rewards are large (|r| up to {np.max(np.abs(rewards)):.3g} per step)",
-                             "train with --set normalize_reward=true"))
+        found.append(Finding(OK, f"observation scale: |mean| ≤ {np.abs(observations.mean(axis=0)).max():.3g}, "
+                                 f"std ≤ {observations.std(axis=0).max():.3g}"))
+    if reward_problem:
+        found.append(Finding(WARN, f"rewards are large ({reward_problem})",
+                             "train with --set normalize_reward=true (left unset, rung turns it on)"))
     else:
         found.append(Finding(OK, f"reward per step in [{rewards.min():.3g}, {rewards.max():.3g}], "
                                  f"{ended} episodes ended in {len(rewards)} random steps"))
