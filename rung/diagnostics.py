@@ -105,6 +105,7 @@ def health(rows: list[dict[str, float]], progress: float) -> list[str]:
     if ev is not None and len(rows) >= MIN_UPDATES and ev < 0 and not fitted:
         problems.append(f"explained_variance {ev:.2f} < 0 after {len(rows)} updates: the critic is not learning; "
                         "check vf_coef, reward scale, or normalise rewards")
+    problems += value_runaway(rows, last)
     problems += offpolicy_health(rows, last)
     evals = [row for row in rows if "eval_return" in row]
     if evals and "eval_return" in last:
@@ -125,16 +126,31 @@ def late_collapse(best_return: float, final_return: float) -> bool:
     return final_return < best_return - COLLAPSE_DROP * abs(best_return)
 
 
-def offpolicy_health(rows: list[dict[str, float]], last: dict[str, float]) -> list[str]:
-    """DDPG, TD3 and SAC: the critic's values against the returns actually seen, the temperature α,
-    and the actor pinned at the action bounds."""
-    problems = []
-    q = last.get("qf1_values")
+# the value estimates each family logs, and what to do when they run away
+RUNAWAY_FIXES = {"qf1_values": "the critic is running away from the observed returns; lower lr or tau, or use td3 "
+                               "or sac (their clipped double-Q target)",
+                 "q_values": "the Q-network is diverging (bootstrapping on its own overestimates); update the target "
+                             "network less often (raise target_update_interval), lower lr, or set double_q=true"}
+
+
+def value_runaway(rows: list[dict[str, float]], last: dict[str, float]) -> list[str]:
+    """DQN's Q and DDPG/TD3/SAC's critic against the returns actually seen: |mean Q| over Q_RUNAWAY times
+    the largest |episodic return| is no estimate of any return (a discounted return is smaller than
+    the undiscounted one of a whole episode)."""
     seen = [abs(row["episodic_return"]) for row in rows if math.isfinite(row.get("episodic_return", math.nan))]
-    if q is not None and math.isfinite(q) and seen and abs(q) > Q_RUNAWAY * max(max(seen), 1.0):
-        problems.append(f"qf1_values {q:.3g} is over {Q_RUNAWAY:g}× the largest episodic return seen ({max(seen):.3g}): "
-                        "the critic is running away from the observed returns; lower lr or tau, or use td3 or sac "
-                        "(their clipped double-Q target)")
+    problems = []
+    for key, fix in RUNAWAY_FIXES.items():
+        q = last.get(key)
+        if q is not None and math.isfinite(q) and seen and abs(q) > Q_RUNAWAY * max(max(seen), 1.0):
+            problems.append(f"{key} {q:.3g} is over {Q_RUNAWAY:g}× the largest episodic return seen "
+                            f"({max(seen):.3g}): {fix}")
+    return problems
+
+
+def offpolicy_health(rows: list[dict[str, float]], last: dict[str, float]) -> list[str]:
+    """DDPG, TD3 and SAC: the temperature α and the actor pinned at the action bounds (their critic's
+    values: value_runaway)."""
+    problems = []
     alpha = last.get("alpha")
     if alpha is not None and alpha < ALPHA_FLOOR:
         problems.append(f"alpha {alpha:.2g} < {ALPHA_FLOOR:g}: the entropy bonus has collapsed and SAC no longer "

@@ -23,3 +23,14 @@ def test_negative_explained_variance_is_no_alarm_once_the_critic_fitted_nearly_c
     # same, so EV swings around 0 while the value loss sits at a few thousandths of its peak
     rows = [{"explained_variance": 0.9, "value_loss": 71.5}] * 20 + [{"explained_variance": -0.18, "value_loss": 0.19}]
     assert not any("critic" in p for p in health(rows, 0.9))
+
+
+def test_q_values_far_above_every_return_seen_are_a_runaway():
+    # DQN on CartPole with N(0, 1) reward noise and a target update every 500 steps (rung's default at
+    # 100k steps before it changed): episodes of ≈ 10 steps while mean Q climbed to ≈ 39,000
+    rows = [{"episodic_return": 9.5, "q_values": 50.0}] * 5 + [{"episodic_return": 9.7, "q_values": 38_924.0}]
+    assert any("q_values 3.89e+04 is over 10× the largest episodic return seen (9.7)" in p and "target_update_interval"
+               in p for p in health(rows, 0.9))
+    assert health(rows[:5] + [{"episodic_return": 9.7, "q_values": 90.0}], 0.9) == []   # within 10× is no alarm
+    sac = [{"episodic_return": -1200.0, "qf1_values": -150.0}, {"episodic_return": -150.0, "qf1_values": -20_000.0}]
+    assert any("qf1_values -2e+04" in p and "td3 or sac" in p for p in health(sac, 0.5))
