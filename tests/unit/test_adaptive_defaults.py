@@ -85,7 +85,7 @@ def test_dqn_target_update_interval_is_a_fraction_of_the_budget(tmp_path):
 
     rung.train("dqn", "rung.testbed:Corridor", steps=2_000, run_dir=tmp_path / "auto", eval_every=0, eval_episodes=1)
     record = json.loads((tmp_path / "auto" / "config.json").read_text())
-    assert record["config"]["target_update_interval"] == 10 == record["decided"]["target_update_interval"]["value"]
+    assert record["config"]["target_update_interval"] == 40 == record["decided"]["target_update_interval"]["value"]
     rung.train("dqn", "rung.testbed:Corridor", steps=2_000, run_dir=tmp_path / "set", eval_every=0, eval_episodes=1,
                config={"target_update_interval": 70})
     record = json.loads((tmp_path / "set" / "config.json").read_text())
