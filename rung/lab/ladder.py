@@ -19,7 +19,7 @@ SOLVED = 475.0
 
 
 def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
-    steps = 15_000 if quick else 100_000
+    steps = 8_000 if quick else 100_000
     grid = np.linspace(0, steps, 51)
     results = {}
     for algo in ALGOS:
