@@ -8,7 +8,7 @@
   rung's NumPy acting path (rung.nets.fast_sampler) only exists on the CPU. Not yet measured on a GPU
   (docs/gpu.md): no GPU was lent to the sessions that built this.
 
-The learners build their networks on the CPU and then move them (`build`): a seed gives the same initial
+The learners build their networks on the CPU and then move them (`built_on_cpu`): a seed gives the same initial
 weights on every device. Environments and replay / rollout buffers stay in NumPy on the host; each
 batch crosses to the device once (rung.observations.as_tensor), actions come back once per step.
 """

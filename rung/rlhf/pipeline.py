@@ -357,6 +357,9 @@ def start_stage(run_dir: str | Path, stage: str, policy_dir: str | Path | None =
     so that `resume_stage` can load them again (on the same device: a sampling generator's state
     belongs to it). `settings`: the stage's own (pretrain: task, steps, lr, model; reward and dpo:
     pairs, label_noise)."""
+    if stage not in RESUMABLE:
+        raise RungError(f"unknown stage {stage!r}; stages that record themselves: {', '.join(RESUMABLE)}")
+
     def absolute(path):
         return str(Path(path).resolve()) if path else None
     if "model" in settings:
