@@ -32,8 +32,8 @@ def test_ppo_defaults_reach_near_asymmetric_bounds(seed, expect):
 def test_dqn_defaults_walk_the_sparse_corridor_in_30k_steps(seed, expect):
     """Issue 17's failing case: with SB3's fixed target update every 10,000 steps, rung's DQN and SB3's
     returned 0.0 here (seed 0; 1.0 needs the reward to cross 10 cells through θ⁻). With the interval a
-    fraction of the budget, benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads: return 1.0 in 10
-    steps in all 10 at 1/50 (600 steps; and in all 20 with AVX2 kernels too at the earlier 1/200)."""
+    fraction of the budget (1/50: 600 steps), benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads ×
+    default and AVX2 kernels: return 1.0 in 10 steps (the optimum) in all 20."""
     agent = rung.train("dqn", "rung.testbed:Corridor", steps=30_000, seed=seed, eval_episodes=20, threads=TEST_THREADS)
     expect("eval return", agent.eval["mean_return"], ">=", 1.0)
     expect("eval length", agent.eval["mean_length"], "<=", 10.0)
