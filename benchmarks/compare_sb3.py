@@ -2,7 +2,7 @@
 
     python benchmarks/compare_sb3.py dqn CartPole-v1 --preset zoo --pairs 3
 
-Runs alternate (rung, SB3, rung, SB3, ...), each in a fresh process, seed i for pair i. Wall time
+Runs alternate (rung, SB3, rung, SB3, ...), each in a fresh process, seed i for pair i (from --first-seed). Wall time
 covers building the agent and training (not imports, not evaluation); both agents are then evaluated
 the same way: 20 deterministic episodes on a fresh env. Prints a summary and appends a row to
 docs/benchmarks.md with this exact command. Needs the `bench` extra (stable-baselines3).
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("env_id")
     parser.add_argument("--preset", default="zoo")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="pair i uses seed FIRST_SEED + i (default 0)")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--steps", type=int, help="step budget (default: the preset's)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, the same for both (default 2)")
@@ -160,7 +161,7 @@ def main() -> None:
     if args.together and args.threads != 1:
         parser.error("--together runs two trainings at once: use --threads 1")
     results = {"rung": [], "sb3": []}
-    for seed in range(args.pairs):
+    for seed in range(args.first_seed, args.first_seed + args.pairs):
         runs = {}
         for library in ("rung", "sb3"):
             cmd = [sys.executable, __file__, args.algo, args.env_id, "--preset", args.preset, "--episodes",
@@ -179,6 +180,7 @@ def main() -> None:
     ratio = median["rung"] / median["sb3"]
     command = (f"python benchmarks/compare_sb3.py {args.algo} {args.env_id} --preset {args.preset} "
                f"--pairs {args.pairs} --threads {args.threads}" + (f" --steps {args.steps}" if args.steps else "")
+               + (f" --first-seed {args.first_seed}" if args.first_seed else "")
                + (" --together" if args.together else ""))
     evals = {lib: ", ".join(f"{r['eval']:.1f}" for r in runs) for lib, runs in results.items()}
     sps = {lib: statistics.median(r["sps"] for r in runs) for lib, runs in results.items()}
