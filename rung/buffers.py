@@ -81,6 +81,13 @@ class ReplayBuffer:
         self.pos = (t + 1) % self.rows
         self.full = self.full or self.pos == 0
 
+    def reward_rms(self) -> float:
+        """√(mean r²) over the valid stored transitions (1 when they are all 0): a typical reward's size."""
+        filled = self.rows if self.full else self.pos
+        rewards = self.rewards[:filled][self.valid[:filled]].astype(np.float64)
+        rms = float(np.sqrt(np.mean(rewards ** 2))) if rewards.size else 0.0
+        return rms if rms > 0 else 1.0
+
     def sample_indices(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Uniform (row, env) pairs among valid stored transitions."""
         filled = self.rows if self.full else self.pos

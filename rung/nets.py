@@ -199,13 +199,17 @@ class QNetwork(nn.Module):
 
     dueling (Wang et al. 2016): Q(s,a) = V(s) + A(s,a) − mean_a' A(s,a')."""
 
-    def __init__(self, body: nn.Module, n_actions: int, dueling: bool = False):
+    def __init__(self, body: nn.Module, n_actions: int, dueling: bool = False, obs_norm: nn.Module | None = None):
         super().__init__()
         self.body, self.dueling = body, dueling
+        # observation normalisation (rung.nets.make_obs_norm) lives in the network: saved and loaded with it
+        self.obs_norm = obs_norm
         self.head = nn.Linear(body.out_dim, n_actions)            # A(s,·), or Q(s,·) when not dueling
         self.value = nn.Linear(body.out_dim, 1) if dueling else None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
         features = self.body(obs)                                  # [B, F]
         advantages = self.head(features)                           # [B, A]
         if not self.dueling:

@@ -80,6 +80,9 @@ def to_json(value):
 
 def iqm_ci(values, reps: int = 2000, seed: int = 0) -> dict:
     """IQM over runs [n] and its 95 % bootstrap interval (rliable's stratified bootstrap)."""
+    if len(values) == 1:   # every resample of one run is that run: the interval is the point (no bootstrap needed)
+        value = float(np.asarray(values, dtype=float).item())
+        return {"iqm": value, "low": value, "high": value, "n": 1}
     try:
         from rliable import library, metrics
     except ImportError:

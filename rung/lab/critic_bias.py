@@ -204,14 +204,14 @@ def measure_max_bias(state: dict, gamma: float, seed: int) -> dict:
             "right_estimate": float(q[MaxBias.A, 0]), "goes_left": bool(q[MaxBias.A, left] > q[MaxBias.A, 0])}
 
 
-def max_bias_run(double_q: bool, steps: int, seed: int) -> dict:
+def max_bias_run(double_q: bool, steps: int, seed: int, snapshots_per_run: int) -> dict:
     snapshots = []
 
     def snapshot(step: int, state: dict) -> None:
         snapshots.append({"step": step, **measure_max_bias(state, MAX_BIAS["gamma"], 10_000 * (seed + 1) + step)})
 
     train("dqn", f"{__name__}:MaxBias", steps, seed, {**MAX_BIAS, "double_q": double_q},
-          Recorder(steps, snapshot, every=steps // 40), eval_episodes=10)
+          Recorder(steps, snapshot, every=steps // snapshots_per_run), eval_episodes=10)
     return {"snapshots": snapshots}
 
 
@@ -224,10 +224,10 @@ def late(snapshots: list[dict], key: str, steps: int) -> float:
 
 
 def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
-    steps = 2_000 if quick else 20_000
-    dqn_steps = 3_000 if quick else 20_000
+    steps = 1_500 if quick else 20_000
+    dqn_steps = 2_000 if quick else 20_000
     continuous = {algo: [actor_critic_run(algo, steps, seed, quick) for seed in range(seeds)] for algo in ALGOS}
-    discrete = {name: [max_bias_run(double_q, dqn_steps, seed) for seed in range(seeds)]
+    discrete = {name: [max_bias_run(double_q, dqn_steps, seed, 10 if quick else 40) for seed in range(seeds)]
                 for name, double_q in (("dqn", False), ("double dqn", True))}
     return analyse(out, continuous, discrete, steps, dqn_steps)
 

@@ -108,7 +108,7 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
     tokenizer = WordTokenizer()
     torch.manual_seed(0)
     base, _ = pretrain(corpus(5000, seed=0), tokenizer, steps=300 if quick else 600, seed=0)
-    pairs = preference_pairs(base, tokenizer, 2000 if quick else 6000, seed=1)
+    pairs = preference_pairs(base, tokenizer, 1000 if quick else 6000, seed=1)
     reward_model, _ = train_reward_model(base, tokenizer, pairs, seed=0)
     heldout = preference_pairs(base, tokenizer, 500, seed=2)
     accuracy = pairwise_accuracy(reward_model, tokenizer, heldout)
@@ -126,7 +126,7 @@ def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
             runs[name].append({"proxy": [r["objective/scores"] for r in history], "gold": [r["gold/mean"] for r in history],
                                "kl": [max(r["objective/kl"], 0.0) for r in history], "samples": [r["sample"] for r in history]})
 
-    betas, epochs = ([1.0, 0.01], 2) if quick else ([1.0, 0.1, 0.01], 6)
+    betas, epochs = ([1.0, 0.01], 1) if quick else ([1.0, 0.1, 0.01], 6)
     dpo_runs = {beta: [dpo_curve(base, tokenizer, pairs, heldout, beta, epochs, seed) for seed in range(seeds)]
                 for beta in betas}
 

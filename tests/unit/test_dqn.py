@@ -117,3 +117,61 @@ def test_vector_env_gives_the_true_final_obs_and_masks_the_reset_step(terminal):
     batch = buffer.gather(np.array([2]), np.array([0]), 1, 0.9)
     assert batch.discounts[0] == (0.0 if terminal else pytest.approx(0.9))  # bootstrap only past truncation
     assert env.episodes.pop() == {"episodes": 1, "episodic_return": 3.0, "episodic_length": 3.0}
+
+
+def test_sampled_rewards_are_divided_by_the_reward_scale():
+    """One stored transition, r = 8, terminal; Q ≡ 0: the TD error is −r / scale, and Huber(x) = |x| − ½ for |x| > 1."""
+    import copy
+
+    from rung.algos.dqn import Config, update_burst
+    from rung.optim import Adam
+
+    q_net = QNetwork(make_body(spaces.Box(-1, 1, (2,)), (4,)), 2)
+    torch.nn.init.zeros_(q_net.head.weight), torch.nn.init.zeros_(q_net.head.bias)
+    target = copy.deepcopy(q_net)
+    flat = FlatParameters(q_net)
+    buffer = ReplayBuffer(8, 1, (2,), np.float32)
+    buffer.add(np.zeros((1, 2), np.float32), np.array([1]), np.array([8.0]), np.zeros((1, 2), np.float32),
+               np.array([True]), np.array([False]), np.array([True]))
+    config = Config(batch_size=4, lr=1e-12)
+    for scale, huber in ((1.0, 7.5), (4.0, 1.5)):
+        stats = update_burst(q_net, target, flat, Adam(flat.param, lr=1e-12), buffer, config, 1,
+                             np.random.default_rng(0), 1, reward_scale=scale)
+        assert stats["td_loss"] == pytest.approx(huber)
+
+
+def test_a_badly_scaled_env_is_normalised_and_the_saved_agent_keeps_the_statistics(tmp_path):
+    import json
+
+    import rung
+
+    steps = 600
+    agent = rung.train("dqn", "rung.testbed:ScaledObsCartPole", steps=steps, seed=0, run_dir=tmp_path / "run",
+                       eval_episodes=2, config={"learning_starts": 100, "batch_size": 16})
+    decided = json.loads((tmp_path / "run/config.json").read_text())["decided"]
+    assert decided["normalize_obs"]["value"] and not decided["normalize_reward"]["value"]
+    norm = agent.q_net.obs_norm
+    assert norm.count.item() == pytest.approx(steps, abs=1e-3)      # every observation acted on, once
+    assert 4000 < norm.mean[0].item() < 6000                        # cart position × 1,000 + 5,000
+    loaded = rung.load(tmp_path / "run")
+    assert torch.equal(loaded.q_net.obs_norm.mean, norm.mean) and torch.equal(loaded.q_net.obs_norm.var, norm.var)
+    obs = np.random.default_rng(0).normal(5000, 300, (256, 4)).astype(np.float32)
+    assert np.array_equal(loaded.act_batch(obs), agent.act_batch(obs))
+
+
+def test_the_reward_scale_is_the_rms_of_the_random_steps_and_stays_fixed(tmp_path):
+    import csv
+
+    import rung
+
+    buffer = ReplayBuffer(8, 2, (1,), np.float32)
+    for rewards, valid in (([3.0, -4.0], [True, True]), ([100.0, 0.0], [False, True])):   # an invalid row is skipped
+        buffer.add(np.zeros((2, 1)), np.zeros(2), np.array(rewards), np.zeros((2, 1)), np.zeros(2, bool),
+                   np.zeros(2, bool), np.array(valid))
+    assert buffer.reward_rms() == pytest.approx(np.sqrt((9 + 16 + 0) / 3))
+
+    # CartPole paying 1,000 per step: rung decides to scale, by exactly 1,000, from the first update on
+    rung.train("dqn", "rung.testbed:ScaledRewardCartPole", steps=600, seed=0, run_dir=tmp_path / "run", eval_episodes=1,
+               config={"learning_starts": 100, "batch_size": 16})
+    rows = [row for row in csv.DictReader(open(tmp_path / "run/metrics.csv")) if row["td_loss"]]
+    assert rows and all(float(row["reward_scale"]) == 1000.0 for row in rows)

@@ -42,3 +42,17 @@ def test_reuse_per_transition_by_hand():
     # 2 updates of 64 every 4 vector steps of 2 envs: 128 sampled per 8 transitions
     assert reuse("sac", SimpleNamespace(batch_size=64, gradient_steps=2, train_freq=4, n_envs=2)) == 16
     assert reuse("ppo", SimpleNamespace(n_epochs=10)) == 10
+
+
+def test_iqm_interval_of_one_run_is_rliables_and_of_several_brackets_the_iqm():
+    from rliable import library, metrics
+
+    from rung.lab.common import iqm_ci
+
+    # one run: the shortcut must give what rliable's bootstrap gives (every resample is that run)
+    point, interval = library.get_interval_estimates({"x": np.array([[-3.25]])},
+                                                     lambda x: np.array([metrics.aggregate_iqm(x)]), reps=50)
+    assert iqm_ci([-3.25]) == {"iqm": point["x"][0], "low": interval["x"][0, 0], "high": interval["x"][1, 0], "n": 1}
+    # several: the IQM of 1..8 is the mean of the middle half, 3..6
+    several = iqm_ci(list(range(1, 9)), reps=200)
+    assert several["iqm"] == 4.5 and several["low"] < 4.5 < several["high"] and several["n"] == 8

@@ -42,7 +42,8 @@ def crash_at_second_checkpoint(algo, env_id, run_dir, kwargs, monkeypatch):
 
 @pytest.mark.parametrize("algo, env_id, steps, config", [
     ("dqn", "CartPole-v1", 6000, {"learning_starts": 500, "train_freq": 4, "gradient_steps": 2, "n_envs": 2,
-                                  "target_update_interval": 200, "n_step": 3, "batch_size": 32}),
+                                  "target_update_interval": 200, "n_step": 3, "batch_size": 32,
+                                  "normalize_obs": True, "normalize_reward": True}),
     ("ppo", "CartPole-v1", 8192, {"n_envs": 4, "n_steps": 128, "normalize_obs": True, "normalize_reward": True}),
     ("ppo", "Pendulum-v1", 8192, {"n_envs": 2, "n_steps": 256, "normalize_obs": True}),
     ("a2c", "CartPole-v1", 8000, {"normalize_reward": True}),
