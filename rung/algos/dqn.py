@@ -242,7 +242,8 @@ def polyak_update(target: torch.Tensor, online: torch.Tensor, tau: float) -> Non
 def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: ReplayBuffer, config: Config, n_updates: int,
                  rng: np.random.Generator, step: int, reward_scale: float = 1.0) -> dict[str, float]:
     """`n_updates` gradient steps on minibatches sampled up front (θ⁻ is fixed during the burst), the
-    sampled reward sums divided by `reward_scale`; `step` is the env step, for the message if training diverges."""
+    sampled reward sums divided by `reward_scale` (q_values is logged in the env's units); `step` is the env
+    step, for the message if training diverges."""
     B, device = config.batch_size, device_of(q_net)
     rows, envs = buffer.sample_indices(n_updates * B, rng)
     batch = buffer.gather(rows, envs, config.n_step, config.gamma)
@@ -274,7 +275,9 @@ def update_burst(q_net, target_net, flat: FlatParameters, optimizer, buffer: Rep
         flat.apply(loss, optimizer, config.max_grad_norm, step)
         for key in totals:
             totals[key] += stats[key]
-    return {key: float(value) / n_updates for key, value in totals.items()}
+    stats = {key: float(value) / n_updates for key, value in totals.items()}
+    stats["q_values"] *= reward_scale   # in the env's reward units, comparable with the returns (the health line's rule)
+    return stats
 
 
 def update_obs_norm(q_net: QNetwork, unnormed: list) -> None:
