@@ -32,6 +32,15 @@ def dqn_cnn_agent():
     return QAgent(QNetwork(make_body(IMAGE, (64,)), 4), IMAGE, (64,), False)
 
 
+def dqn_normalised_agent():
+    from rung.nets import RunningNorm
+
+    torch.manual_seed(0)
+    norm = RunningNorm(VECTOR.shape)
+    norm.update(torch.randn(500, 6) * 3 + 1)   # statistics far from (0, 1)
+    return QAgent(QNetwork(make_body(VECTOR, (32,)), 5, obs_norm=norm), VECTOR, (32,), False)
+
+
 def sac_agent():
     torch.manual_seed(0)
     box = spaces.Box(np.array([0.0, -3.0], np.float32), np.array([4.0, 1.0], np.float32))
@@ -42,7 +51,7 @@ AGENTS = {"ppo-discrete-normalised": lambda: policy_agent(spaces.Discrete(5)),
           "ppo-multidiscrete": lambda: policy_agent(spaces.MultiDiscrete([3, 2, 4])),
           "ppo-box-asymmetric": lambda: policy_agent(spaces.Box(np.array([0.0, -3.0], np.float32),
                                                                 np.array([4.0, 1.0], np.float32))),
-          "dqn-cnn": dqn_cnn_agent, "sac-box": sac_agent}
+          "dqn-cnn": dqn_cnn_agent, "dqn-normalised": dqn_normalised_agent, "sac-box": sac_agent}
 
 
 @pytest.mark.parametrize("name", AGENTS)
