@@ -136,7 +136,7 @@ def sweep(algo: str, env_id: str, grid: dict[str, list], seeds: int, steps: int 
     started_ray = start_ray(address)
     try:
         tuner = tune.Tuner(tune.with_resources(run_trial, {"cpu": 1}), param_space=space,
-                           tune_config=tune.TuneConfig(num_samples=num_samples, search_alg=search_alg),
+                           tune_config=tune.TuneConfig(num_samples=num_samples, search_alg=search_alg, reuse_actors=True),
                            run_config=tune.RunConfig(storage_path=str(directory / "ray"), name="tune", verbose=0,
                                                      failure_config=tune.FailureConfig(fail_fast=False)))
         results = tuner.fit()

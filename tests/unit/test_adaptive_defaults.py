@@ -91,5 +91,6 @@ def test_dqn_target_update_interval_is_a_fraction_of_the_budget(tmp_path):
     record = json.loads((tmp_path / "set" / "config.json").read_text())
     assert record["config"]["target_update_interval"] == 70 and "target_update_interval" not in record["decided"]
     big = rung.api.resolve("dqn", "rung.testbed:Corridor", steps=10_000_000)
-    rung.api.decide_defaults(big, rung.algos.get_algo("dqn"), None)
+    with make_env("rung.testbed:Corridor") as env:
+        rung.api.decide_defaults(big, rung.algos.get_algo("dqn"), env)
     assert big.config.target_update_interval == 10_000   # SB3's value caps it
