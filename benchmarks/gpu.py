@@ -25,14 +25,16 @@ def peak_memory(device: torch.device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB (process RSS)"
 
 
-def atari(algo: str, steps: int, device: str) -> None:
+def atari(algo: str, steps: int, device: str, tiny: bool) -> None:
     import rung
     from rung.devices import device_of
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
+    # tiny: episodes cut at 400 frames (100 steps), so that the final evaluation is not a whole game of Pong
     agent = rung.train(algo, "ALE/Pong-v5", steps=steps, seed=0, eval_episodes=1, eval_every=0, device=device,
+                       env_kwargs={"max_num_frames_per_episode": 400} if tiny else None,
                        config={"learning_starts": min(1000, steps // 2)} if algo == "dqn" else {"n_envs": 2, "n_steps": 32})
     seconds = time.perf_counter() - start
     on = device_of(agent.policy if algo == "ppo" else agent.q_net)
@@ -78,8 +80,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="for the RLHF stage: auto, cpu, cuda, cuda:N")
     args = parser.parse_args()
     device = resolve(args.device)
-    atari("ppo", 64 if args.tiny else 100_000, args.device)
-    atari("dqn", 64 if args.tiny else 100_000, args.device)
+    atari("ppo", 64 if args.tiny else 100_000, args.device, args.tiny)
+    atari("dqn", 64 if args.tiny else 100_000, args.device, args.tiny)
     rlhf_ppo(device, args.tiny)
 
 

@@ -73,7 +73,9 @@ def test_sweep_runs_its_trials_on_the_cluster(cli, cluster, tmp_path):
 def test_a_cluster_that_refuses_the_driver_is_a_one_line_error_that_names_the_token(cli, cluster, tmp_path):
     address, _ = cluster
     proc = cli("train", "ppo", "CartPole-v1", "--workers", "2", "--address", address, "--steps", "4096",
-               "--run-dir", tmp_path / "run", env={"RAY_AUTH_MODE": "", "RAY_AUTH_TOKEN": ""})
+               # Ray retries a refused connection once a second, 20 times; two tries are enough to be refused
+               "--run-dir", tmp_path / "run", env={"RAY_AUTH_MODE": "", "RAY_AUTH_TOKEN": "",
+                                                   "RAY_gcs_server_port_wait_time_s": "2"})
     assert proc.returncode == 2
     error = [line for line in proc.stderr.splitlines() if line.startswith("rung: error:")]
     assert len(error) == 1 and f"cannot reach a Ray cluster at '{address}'" in error[0]
