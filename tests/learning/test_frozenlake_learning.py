@@ -16,7 +16,8 @@ greedy policy at both thread counts):
 - DQN: eval 0.738–0.742, exact 0.740 (the optimum) in every run, and for seeds 5–9 at one thread too;
   with 20k steps instead of the preset's 40k, seed 4 ended at 0.652.
 - A2C: exact 0.730 / 0.740 / 0.740 / 0.740 / 0.740 for seeds 0–4 at one thread (the optimum for four);
-  with 200k steps instead of the preset's 400k, 0.730 for every seed.
+  sweeps at 2 threads and with AVX2 kernels at 1: exact 0.730–0.740, eval 0.723–0.741 (worst 0.7234,
+  ≈ 3.7 standard errors above 0.7); with 200k steps instead of the preset's 400k, 0.730 for every seed.
 Wall time of each test at one thread, alone: PPO ≈ 20 s, DQN ≈ 15 s, A2C ≈ 20 s (5,000 evaluation episodes
 included)."""
 
