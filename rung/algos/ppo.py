@@ -13,8 +13,9 @@ Implementation details (those of Stable-Baselines3 / CleanRL unless said):
 - advantages normalised per minibatch (`normalize_advantage`), but not stretched once their spread is under a
   hundredth of the returns' (rung.returns.normalize_advantages: no late collapse); optional value clipping (`clip_value`);
 - learning rate and ε anneal linearly to `lr_final` / `clip_eps_final` when those are set;
-- global gradient-norm clipping; Adam (eps 1e-5); optional early stop of the epochs when the
-  approximate KL (k3) of a minibatch exceeds `target_kl`;
+- global gradient-norm clipping; Adam (eps 1e-5); the epochs stop early once the approximate KL (k3)
+  of a minibatch from π_θold exceeds `target_kl` (0.05 by default, a guard against the one over-aggressive
+  update; SB3 and CleanRL default to no stop, and every preset pins `target_kl: null` as measured);
 - optional observation normalisation (running mean/std inside the network, so saved with the agent
   and frozen in evaluation) and reward scaling by the running std of the discounted return;
 - Box actions: Gaussian with state-independent log σ in a unit box mapped to the env's bounds
@@ -71,7 +72,8 @@ class Config:
     ent_coef: float = param(0.0, "entropy bonus coefficient c_e", 0)
     vf_coef: float = param(0.5, "value loss coefficient c_v", 0)
     max_grad_norm: float = param(0.5, "clip the global gradient norm to this", 0, None, low_inclusive=False)
-    target_kl: float | None = param(None, "stop the epochs early when approx_kl exceeds this (None: never)", 0)
+    target_kl: float | None = param(0.05, "stop the epochs early once a minibatch's approx_kl exceeds this (None: "
+                                             "never)", 0, low_inclusive=False)
     net_arch: tuple[int, ...] = param((64, 64), "hidden sizes of the MLP bodies")
     activation: str = param("tanh", "activation of the MLP bodies", choices=("tanh", "relu"))
     shared_body: bool = param(False, "actor and critic share one body (else two bodies, as SB3's MlpPolicy)")

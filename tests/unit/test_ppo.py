@@ -184,3 +184,28 @@ def test_reward_scaler_divides_by_the_std_of_the_discounted_return():
         seen += list(running[valid])
         running[ended & valid] = 0.0
         np.testing.assert_allclose(scaled, np.clip(rewards / np.sqrt(np.var(seen) + 1e-8), -10, 10), rtol=1e-3)
+
+
+@pytest.mark.parametrize("target_kl", [0.05, None])
+def test_the_epochs_stop_at_the_first_minibatch_past_target_kl(monkeypatch, target_kl):
+    """An over-aggressive update (lr 0.05) drifts past the KL target within its epochs: the stop comes at
+    the first minibatch whose approx_kl from π_θold exceeds target_kl, and only then; without a target
+    all n_epochs × minibatches run."""
+    kls = []
+    original = ppo.clipped_surrogate_loss
+
+    def spy(logp, logp_old, advantages, clip_eps):
+        loss, stats = original(logp, logp_old, advantages, clip_eps)
+        kls.append(float(stats["approx_kl"]))
+        return loss, stats
+
+    monkeypatch.setattr(ppo, "clipped_surrogate_loss", spy)
+    config = {"n_envs": 2, "n_steps": 64, "batch_size": 32, "n_epochs": 10, "lr": 0.05, "target_kl": target_kl}
+    agent = rung.train("ppo", "CartPole-v1", steps=128, seed=0, preset="zoo", config=config, eval_episodes=1)
+    if target_kl is None:
+        assert len(kls) == 10 * 4 and max(kls) > 0.05   # the drift the stop is for
+        assert agent.metrics[-1]["epochs_stopped_early"] == 0
+    else:
+        assert 1 < len(kls) < 10 * 4
+        assert max(kls[:-1]) <= target_kl < kls[-1]
+        assert agent.metrics[-1]["epochs_stopped_early"] == 1
