@@ -22,6 +22,12 @@ if TEST_THREADS or os.environ.get("PYTEST_XDIST_WORKER"):
 
     torch.set_num_threads(TEST_THREADS or 1)
 
+# Ray runs its workers at niceness 15: next to the other xdist worker's training (niceness 0) a sweep's
+# trial actors got a few per cent of a core, and a 4-trial sweep of 2,000-step Q-learning runs took 136 s
+# instead of 36 s (measured with two one-thread jobs beside it). Every Ray these tests start, in this
+# process or in a `rung` or `ray start` subprocess, reads this variable.
+os.environ.setdefault("RAY_worker_niceness", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 # The installed console script, as a user runs it (falls back to the module when not installed).
 SCRIPT = Path(sys.executable).parent / "rung"

@@ -41,7 +41,7 @@ def cluster():
     yield address, temp_dir / "session_latest/logs"
     os.killpg(head.pid, signal.SIGTERM)   # --block: the head stops the processes it started
     try:
-        head.wait(5)   # in practice it ignores SIGTERM while --block waits; SIGKILL ends the group
+        head.wait(1)   # in practice it ignores SIGTERM while --block waits; SIGKILL ends the group
     except subprocess.TimeoutExpired:
         os.killpg(head.pid, signal.SIGKILL)
     shutil.rmtree(temp_dir, ignore_errors=True)

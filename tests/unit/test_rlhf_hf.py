@@ -129,7 +129,7 @@ def test_lora_ppo_raises_the_reward_with_one_copy_of_the_base_weights(tmp_path):
         torch.testing.assert_close(reloaded(input_ids=ids).logits, trained(ids), rtol=1e-5, atol=1e-5)
 
 
-def test_the_pipeline_stages_on_a_hugging_face_model_through_the_cli(cli, tmp_path):
+def test_the_pipeline_stages_on_a_hugging_face_model_through_the_cli(cli, cli_mistake, tmp_path):
     """pretrain (fine-tuning the saved model) → reward model → PPO; the trained policy is an ordinary
     Hugging Face model directory."""
     raw, tokenizer = tiny_gpt2()
@@ -153,8 +153,8 @@ def test_the_pipeline_stages_on_a_hugging_face_model_through_the_cli(cli, tmp_pa
     assert (tmp_path / "lora/adapter_config.json").is_file() and (tmp_path / "lora/merged/config.json").is_file()
     merged, _ = hf.load(tmp_path / "lora")
     assert not any("lora_" in name for name, _ in merged.named_parameters())
-    proc = cli("rlhf", "grpo", "--policy", tmp_path / "lora", "--reward-model", tmp_path / "rm", "--lora", "rank=4",
-               "--run-dir", tmp_path / "bad", cwd=tmp_path)
+    proc = cli_mistake("rlhf", "grpo", "--policy", tmp_path / "lora", "--reward-model", tmp_path / "rm",
+                       "--lora", "rank=4", "--run-dir", tmp_path / "bad", cwd=tmp_path)
     assert proc.returncode == 2 and "--lora takes r=RANK" in proc.stderr
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "ppo", local_files_only=True)
     assert isinstance(reloaded, transformers.GPT2LMHeadModel)
