@@ -4,7 +4,7 @@ Each run evaluates the greedy policy over 5,000 episodes; the exact expected ret
 computed from the env's transition table, is checked as well where the env exposes one.
 
 Measured by benchmarks/learning_sweep.py at seeds 0–4 (NumPy only: thread counts do not apply):
-FrozenLake 0.738–0.741 (exact return = value iteration's), 8×8 0.888–0.889, not slippery 1.0, Taxi
+FrozenLake 0.738–0.741 (exact return = value iteration's), 8×8 0.888–0.890, not slippery 1.0, Taxi
 7.97, CliffWalking Q-learning −13 and SARSA −17 in 17 steps, Blackjack −0.057 to −0.047. The suite runs
 seed 0 of each (the other seeds cost ≈ 110 s of test time and are the sweep's job)."""
 
