@@ -37,7 +37,7 @@ def collapsed(curve: np.ndarray) -> bool:
 
 
 def run(out, seeds: int, quick: bool) -> tuple[dict, list[dict], list[str]]:
-    steps = 20_000 if quick else 100_000
+    steps = 10_000 if quick else 100_000
     lrs = [1e-3, 3e-2] if quick else [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
     eps_grid = [0.1, 0.3, NO_CLIP] if quick else [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, NO_CLIP]
     eps_lr = 1e-2

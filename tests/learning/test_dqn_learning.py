@@ -9,7 +9,9 @@ from tests.conftest import TEST_THREADS, learning_seeds
 
 
 def test_cnn_path_on_atari_frames(tmp_path):
+    # episodes cut at 400 frames (100 steps): the final evaluation is not a whole game of Pong
     agent = rung.train("dqn", "ALE/Pong-v5", steps=300, seed=0, eval_episodes=1, run_dir=tmp_path / "pong", eval_every=0,
+                       env_kwargs={"max_num_frames_per_episode": 400},
                        config={"learning_starts": 100, "buffer_size": 1000, "batch_size": 8, "train_freq": 4,
                                "target_update_interval": 50})
     assert isinstance(agent.q_net.body, ImageEncoder) and agent.q_net.body.out_dim == 512   # the Nature CNN
