@@ -1,4 +1,3 @@
-import functools
 import json
 import operator
 import os
@@ -58,36 +57,6 @@ def expect(request):
                                     "threshold": threshold, "seed": SWEEP_SEED, "threads": TEST_THREADS}) + "\n")
         assert COMPARISONS[op](value, threshold), f"{what} = {value:g}, needs {op} {threshold:g}"
     return check
-
-
-@functools.cache
-def review_models(seed: int) -> tuple:
-    """(base policy, its pretraining losses, reward model, its losses) for the review language: pretrained
-    600 steps on 5,000 reviews, Bradley–Terry on 6,000 gold-labelled pairs. Built once per test process
-    and shared by the tests marked `xdist_group("reviews")`, which `--dist loadgroup` keeps on one worker."""
-    from rung.rlhf.data import corpus
-    from rung.rlhf.pretrain import pretrain
-    from rung.rlhf.reward import train_reward_model
-    from rung.rlhf.tokenizer import WordTokenizer
-
-    tokenizer = WordTokenizer()
-    base, losses = pretrain(corpus(5000, seed=seed), tokenizer, steps=600, seed=seed)
-    reward_model, reward_losses = train_reward_model(base, tokenizer, review_pairs(seed, base), seed=seed)
-    return base, losses, reward_model, reward_losses
-
-
-_PAIRS: dict = {}
-
-
-def review_pairs(seed: int, base=None) -> list:
-    """The 6,000 gold-labelled pairs review_models(seed)'s reward model trains on (made once per process)."""
-    from rung.rlhf.reward import preference_pairs
-    from rung.rlhf.tokenizer import WordTokenizer
-
-    if seed not in _PAIRS:
-        _PAIRS[seed] = preference_pairs(base if base is not None else review_models(seed)[0], WordTokenizer(), 6000,
-                                        seed=seed + 1)
-    return _PAIRS[seed]
 
 
 def run_cli(*args, cwd=None, check=False, env=None):

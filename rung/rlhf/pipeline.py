@@ -13,7 +13,8 @@ runs one, `rung rlhf demo` runs them all:
     ppo, grpo, rloo
                  the policy, metrics.csv (TRL's names) and TensorBoard events (tb/) as it runs,
                  samples.jsonl (a completion every 5 updates); summary: gold_before, gold_after,
-                 proxy_before, proxy_after, kl, grammatical, samples — or, on the verifiable
+                 gold_max_before (the best of the base policy's samples), proxy_before, proxy_after,
+                 kl, grammatical, samples — or, on the verifiable
                  arithmetic task (exact reward, no reward model), accuracy_before, accuracy_after, kl
 
 Models are saved as rung's GPT (model.json, model.safetensors, words.json) or in Hugging Face's
@@ -324,7 +325,8 @@ def optimise_stage(run_dir: str | Path, method: str, policy: CausalLM, tokenizer
     if task == "reviews":
         before = ppo.evaluate_policy(reference, reference, reward, tokenizer)
         after = ppo.evaluate_policy(trained, reference, reward, tokenizer)
-        summary = {"gold_before": before["gold"], "gold_after": after["gold"], "proxy_before": before["proxy"],
+        summary = {"gold_before": before["gold"], "gold_after": after["gold"], "gold_max_before": before["gold_max"],
+                   "proxy_before": before["proxy"],
                    "proxy_after": after["proxy"], "kl": after["kl"], "grammatical": after["grammatical"],
                    "samples_before": before["samples"], "samples": after["samples"]}
     else:

@@ -1,70 +1,126 @@
-"""End to end at tiny scale: pretrain → preferences → reward model → PPO with a fixed β. The gold
-score on held-out prompts must rise by at least half the gap between the base policy's mean and the
-best gold score among its samples, with ≥ 90 % of samples still grammatical (≈ 1 minute).
+"""End to end at tiny scale, through `rung rlhf demo`: pretrain → preferences → reward model →
+best-of-16, PPO with a fixed β, GRPO, RLOO and DPO, each stage's run directory checked against its
+learning target. The demo runs once per seed (≈ 75 s) and every test below reads its stages: the
+stages compute exactly what training them one by one does (same seeds, same models; checked value
+for value at seed 0). PPO's gold score on held-out prompts must rise by at least half the gap between
+the base policy's mean and the best gold score among its samples, with ≥ 90 % of samples still
+grammatical.
 
 Measured by benchmarks/learning_sweep.py at seeds 0–4, 1 and 2 threads (default kernels): PPO gold gain /
 half the gap 1.33–1.65, grammatical 0.918–0.969; GRPO gold gain 0.21–0.34, grammatical 0.977–0.988; RLOO
 gold gain 0.23–0.32, grammatical 0.914–0.984. GRPO at its old β = 0.05 fell to 0.852 grammatical at seed
 3 with AVX2 kernels (GroupConfig's comment)."""
 
+import csv
+import json
+import math
+
 import pytest
+import torch
 
-from rung.rlhf import critic_free, dpo, ppo
-from rung.rlhf.pretrain import pretrain
-from rung.rlhf.reward import model_reward, preference_pairs
+from rung.rlhf import critic_free
+from rung.rlhf.data import is_grammatical
+from rung.rlhf.pipeline import load_model
+from rung.rlhf.pretrain import pretrain, sample
 from rung.rlhf.tokenizer import WordTokenizer
-from tests.conftest import learning_seeds, review_models, review_pairs
+from tests.conftest import learning_seeds, run_cli, threads_option
 
-TOK = WordTokenizer()
-pytestmark = [pytest.mark.learning, pytest.mark.xdist_group("reviews")]   # review_models: shared, built once
+pytestmark = [pytest.mark.learning, pytest.mark.xdist_group("rlhf_demo")]   # one demo per seed, shared
 
 
 @pytest.fixture(scope="module", params=learning_seeds(0))
-def base_and_reward_model(request):
-    """(seed, base policy, reward model, its reward): every stage seeded by the one seed."""
-    base, _, reward_model, _ = review_models(request.param)
-    return request.param, base, reward_model, model_reward(reward_model, TOK)
+def demo(request, tmp_path_factory):
+    """(seed, the demo's run directory, its CompletedProcess)."""
+    seed = request.param
+    cwd = tmp_path_factory.mktemp(f"demo{seed}")
+    proc = run_cli("rlhf", "demo", "--run-dir", cwd / "demo", "--seed", seed, *threads_option(), cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return seed, cwd / "demo", proc
 
 
-def test_ppo_with_kl_penalty_raises_the_gold_score(base_and_reward_model, expect):
-    seed, base, reward_model, reward = base_and_reward_model
-    before = ppo.evaluate_policy(base, base, reward, TOK)
-    policy, history = ppo.train(base, reward, TOK, ppo.LMPPOConfig(seed=seed), value_model=reward_model)
-    after = ppo.evaluate_policy(policy, base, reward, TOK)
-    gap = before["gold_max"] - before["gold"]
-    expect("gold gain / half the gap", (after["gold"] - before["gold"]) / (0.5 * gap), ">=", 1.0)
-    expect("grammatical fraction", after["grammatical"], ">=", 0.9)
-    assert after["proxy"] > before["proxy"] and 0 < after["kl"] < 20
+def summary(run_dir, stage: str) -> dict:
+    return json.loads((run_dir / stage / "summary.json").read_text())
+
+
+def metrics(run_dir, stage: str) -> list[dict]:
+    with open(run_dir / stage / "metrics.csv") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def test_the_demo_writes_a_run_directory_per_stage_and_prints_the_table(demo):
+    _, run_dir, proc = demo
+    for policy in ("base", "best-of-16", "PPO", "GRPO", "RLOO", "DPO"):
+        assert any(line.startswith(policy) for line in proc.stdout.splitlines()), proc.stdout
+    for stage in ("ppo", "grpo", "rloo"):
+        assert {"gold_before", "gold_after", "gold_max_before", "proxy_before", "proxy_after", "kl"} <= \
+            summary(run_dir, stage).keys()
+        header = (run_dir / stage / "metrics.csv").read_text().splitlines()[0].split(",")
+        assert {"update", "objective/kl", "objective/scores"} <= set(header)
+        samples = [json.loads(line) for line in (run_dir / stage / "samples.jsonl").read_text().splitlines()]
+        assert [s["update"] for s in samples] == list(range(0, 40, 5)) and all(s["sample"] for s in samples)
+    assert {"proxy_after", "implicit_accuracy", "kl"} <= summary(run_dir, "dpo").keys()
+    header = (run_dir / "dpo/metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"update", "loss", "rewards/margins", "rewards/accuracies"} <= set(header)
+    table = json.loads((run_dir / "summary.json").read_text())["table"]
+    assert [row["policy"] for row in table] == ["base", "best-of-16", "PPO", "GRPO", "RLOO", "DPO"]
+
+
+def test_pretraining_learns_the_language(demo):
+    seed, run_dir, _ = demo
+    model, tok = load_model(run_dir / "base")
+    # cross-entropy per token well under half that of the uniform guess a fresh model starts near
+    assert summary(run_dir, "base")["final_loss"] < 0.5 * math.log(len(tok))
+    _, texts = sample(model, tok, 200, generator=torch.Generator().manual_seed(seed + 1))
+    assert sum(map(is_grammatical, texts)) >= 180          # ≥ 90 % of free samples are grammatical reviews
+    _, prompted = sample(model, tok, 50, prompt="the food", generator=torch.Generator().manual_seed(seed + 2))
+    assert all(t.startswith("the food") for t in prompted)
+    assert sum(map(is_grammatical, prompted)) >= 45
+    assert len(set(texts)) > 100                            # it samples, it does not repeat one review
+
+
+def test_reward_model_learns_the_gold_preferences(demo, expect):
+    """Bradley–Terry on 6,000 gold-labelled pairs of base samples; accuracy on 1,000 held-out pairs
+    (other prompts' samples, another seed) against the gold labels."""
+    _, run_dir, _ = demo
+    rm = summary(run_dir, "reward_model")
+    assert rm["final_loss"] < math.log(2)                   # below a reward model that scores every text alike
+    expect("reward model's held-out accuracy", rm["heldout_accuracy"], ">=", 0.85)
+
+
+def test_ppo_with_kl_penalty_raises_the_gold_score(demo, expect):
+    _, run_dir, _ = demo
+    ppo = summary(run_dir, "ppo")
+    gap = ppo["gold_max_before"] - ppo["gold_before"]
+    expect("gold gain / half the gap", (ppo["gold_after"] - ppo["gold_before"]) / (0.5 * gap), ">=", 1.0)
+    expect("grammatical fraction", ppo["grammatical"], ">=", 0.9)
+    assert ppo["proxy_after"] > ppo["proxy_before"] and 0 < ppo["kl"] < 20
+    history = metrics(run_dir, "ppo")
     assert {"objective/kl", "objective/scores", "objective/rlhf_reward", "objective/non_score_reward",
             "policy/approxkl_avg", "policy/clipfrac_avg", "val/ratio", "objective/entropy"} <= history[0].keys()
     assert abs(history[0]["val/ratio"] - 1) < 0.05
 
 
 @pytest.mark.parametrize("method", ["grpo", "rloo"])
-def test_critic_free_methods_raise_the_gold_score(base_and_reward_model, method, expect):
-    seed, base, _, reward = base_and_reward_model
-    before = ppo.evaluate_policy(base, base, reward, TOK)
-    policy, _ = critic_free.train(base, reward, TOK, critic_free.GroupConfig(method=method, seed=seed))
-    after = ppo.evaluate_policy(policy, base, reward, TOK)
-    expect("gold gain", after["gold"] - before["gold"], ">", 0.15)
-    expect("grammatical fraction", after["grammatical"], ">=", 0.9)
+def test_critic_free_methods_raise_the_gold_score(demo, method, expect):
+    _, run_dir, _ = demo
+    result = summary(run_dir, method)
+    expect("gold gain", result["gold_after"] - result["gold_before"], ">", 0.15)
+    expect("grammatical fraction", result["grammatical"], ">=", 0.9)
+    assert result["kl"] > 0
 
 
-def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(base_and_reward_model, expect):
+def test_dpo_on_the_reward_models_pairs_raises_the_gold_score_at_bounded_kl(demo, expect):
     """DPO's defaults (β 0.1, 2 epochs, the chosen responses' NLL at weight 1) on the 6,000 pairs the
     reward model was trained on. Measured by benchmarks/learning_sweep.py, seeds 0–4 × 1 and 2 threads
     (default kernels): gold gain 0.224–0.288, KL 0.173–0.231, grammatical 0.973–0.988, implicit-reward
     accuracy 0.755–0.789. DPO's loss alone (rpo_alpha 0) failed 6 of these 10 (gold gain −0.22, KL 5.0)."""
-    seed, base, _, reward = base_and_reward_model
-    before = ppo.evaluate_policy(base, base, reward, TOK)
-    policy, history = dpo.train(base, TOK, review_pairs(seed), dpo.DPOConfig(seed=seed))   # the RM's pairs
-    after = ppo.evaluate_policy(policy, base, reward, TOK)
-    heldout = preference_pairs(base, TOK, 1000, seed=seed + 2)
-    expect("gold gain", after["gold"] - before["gold"], ">", 0.15)
-    expect("KL per response", after["kl"], "<", 1.0)
-    expect("implicit reward accuracy on held-out pairs", dpo.implicit_accuracy(policy, base, TOK, heldout, 0.1),
-           ">", 0.6)
-    expect("grammatical fraction", after["grammatical"], ">=", 0.9)
+    _, run_dir, _ = demo
+    result = summary(run_dir, "dpo")
+    expect("gold gain", result["gold_after"] - result["gold_before"], ">", 0.15)
+    expect("KL per response", result["kl"], "<", 1.0)
+    expect("implicit reward accuracy on held-out pairs", result["implicit_accuracy"], ">", 0.6)
+    expect("grammatical fraction", result["grammatical"], ">=", 0.9)
+    history = metrics(run_dir, "dpo")
     assert history[-1]["rewards/margins"] > history[0]["rewards/margins"]
 
 

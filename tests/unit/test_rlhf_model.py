@@ -3,14 +3,11 @@
 import pytest
 import torch
 
-from rung.rlhf.data import is_grammatical
 from rung.rlhf.model import GPT, GPTConfig
-from rung.rlhf.pretrain import generate, left_pad, pad, sample
+from rung.rlhf.pretrain import generate, left_pad, pad
 from rung.rlhf.tokenizer import WordTokenizer
-from tests.conftest import review_models
 
 TOK = WordTokenizer()
-pytestmark = pytest.mark.xdist_group("reviews")   # shares review_models(0) with tests/learning/test_rlhf_learning.py
 
 
 def test_tokenizer_round_trip_and_unknown_words(tmp_path):
@@ -77,26 +74,10 @@ def test_generation_with_the_key_value_cache_is_generation_without_it():
     check_cached_generation(model, TOK, ["the movie", "", "the food was not very"], 24)
 
 
-def test_pretraining_learns_the_language():
-    model, losses, _, _ = review_models(0)
-    assert sum(losses[-50:]) / 50 < 0.5 * sum(losses[:10]) / 10
-    _, texts = sample(model, TOK, 200, generator=torch.Generator().manual_seed(1))
-    assert sum(map(is_grammatical, texts)) >= 180          # ≥ 90 % of free samples are grammatical reviews
-    _, prompted = sample(model, TOK, 50, prompt="the food", generator=torch.Generator().manual_seed(2))
-    assert all(t.startswith("the food") for t in prompted)
-    assert sum(map(is_grammatical, prompted)) >= 45
-    assert len(set(texts)) > 100                            # it samples, it does not repeat one review
+def test_bradley_terry_loss_by_hand():
+    """−log σ(r_c − r_r): Δ = 0 → log 2; Δ = 2 → log(1 + e^−2). The models that learn the language and
+    the preferences are checked on the demo's stages (tests/learning/test_rlhf_learning.py)."""
+    from rung.rlhf.reward import bradley_terry_loss
 
-
-def test_reward_model_learns_the_gold_preferences():
-    """Bradley–Terry on 6,000 gold-labelled pairs of base samples; accuracy on 1,000 held-out pairs
-    (other prompts' samples, another seed) against the gold labels."""
-    from rung.rlhf.reward import bradley_terry_loss, pairwise_accuracy, preference_pairs
-
-    # −log σ(r_c − r_r) by hand: Δ = 0 → log 2; Δ = 2 → log(1 + e^−2)
     loss = bradley_terry_loss(torch.tensor([0.0, 3.0]), torch.tensor([0.0, 1.0]))
     assert float(loss) == pytest.approx((0.6931472 + 0.126928) / 2, rel=1e-5)
-    model, _, reward_model, losses = review_models(0)   # trained on preference_pairs(model, TOK, 6000, seed=1)
-    heldout = preference_pairs(model, TOK, 1000, seed=2)
-    assert losses[-1] < losses[0]
-    assert pairwise_accuracy(reward_model, TOK, heldout) >= 0.85
