@@ -14,6 +14,9 @@ Implementation details:
   every env, whatever their length, keeps the batch unbiased) — rung.collection.Episodes, or Ray
   workers playing them with `--workers N` (rung.distributed);
 - a time-limit truncation ends G there (bootstrapping from V(final obs) when `baseline` is on);
+- `shared_body` off gives the baseline V(s) a body of its own: its regression on raw returns (−100 a
+  step on Acrobot) otherwise dominates the shared body's gradient;
+- `normalize_obs`: running mean/std inside the network, updated after each update (as A2C);
 - Adam; optional global gradient-norm clipping.
 """
 
@@ -54,12 +57,16 @@ class Config:
     gamma: float = param(0.99, "discount factor γ", 0, 1)
     normalize_returns: bool = param(True, "normalise the weights (G, or G − V) over each batch")
     baseline: bool = param(False, "learn V(s) and weight by A = G − V(s) instead of G")
+    shared_body: bool = param(True, "the baseline V(s) shares the policy's body (the seed's one network) or has its "
+                                    "own, so that V's regression on raw returns cannot swamp the policy's gradient")
     vf_coef: float = param(0.5, "value loss coefficient (with baseline)", 0)
     ent_coef: float = param(0.0, "entropy bonus coefficient", 0)
     max_grad_norm: float | None = param(None, "clip the global gradient norm to this (None: no clipping)", 0)
     net_arch: tuple[int, ...] = param((128,), "hidden sizes of the MLP body")
     activation: str = param("relu", "activation of the MLP body", choices=("tanh", "relu"))
     env_backend: str = param("auto", "vector env backend", choices=BACKENDS)
+    normalize_obs: bool | None = param(None, "normalise observations by running mean/std (saved with the agent); "
+                                             "None: on if 1,000 random steps find them badly scaled (config.json says)")
 
 
 def check(config: Config, steps: int) -> list[str]:
@@ -78,14 +85,14 @@ def train(envs, config: Config, steps: int, seed: int, logger, device=torch.devi
     env = collector.env
     obs_space, action_space = env.single_observation_space, env.single_action_space
     with built_on_cpu():   # then moved: the same initial weights on every device
-        policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation, shared=True,
-                             ortho=False).to(device)
+        policy = ActorCritic(obs_space, action_space, config.net_arch, config.activation,
+                             shared=config.shared_body, ortho=False, normalize_obs=config.normalize_obs).to(device)
     flat = FlatParameters(policy)
     optimizer = Adam(flat.param, lr=config.lr)
     lr_final = config.lr if config.lr_final is None else config.lr_final
     state = {"policy": policy, "optimizer": optimizer, "episodes": env.episodes}
-    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": True,
-            "normalize_obs": False}
+    meta = {"net_arch": list(config.net_arch), "activation": config.activation, "shared_body": config.shared_body,
+            "normalize_obs": config.normalize_obs}
     agent = PolicyAgent(policy, obs_space, action_space, meta, algo=NAME)   # acts with the live weights
     global_step = logger.begin(state, agent)
     reset_seed = restart_seed(seed, global_step)  # later iterations continue the envs' own RNG
@@ -128,6 +135,8 @@ def train(envs, config: Config, steps: int, seed: int, logger, device=torch.devi
             loss = loss + config.vf_coef * v_loss
             stats["value_loss"] = v_loss.detach()
         grad_norm = flat.apply(loss, optimizer, config.max_grad_norm, global_step)
+        if policy.obs_norm is not None:  # after the update: the loss saw the statistics the episodes were played with
+            policy.obs_norm.update(as_tensor(batch["obs"][:T][used], device))
 
         # LOG
         row = {**env.episodes.pop(), **{k: float(v) for k, v in stats.items()}, "entropy": float(entropy.detach()),

@@ -94,3 +94,21 @@ def test_dqn_target_update_interval_is_a_fraction_of_the_budget(tmp_path):
     with make_env("rung.testbed:Corridor") as env:
         rung.api.decide_defaults(big, rung.algos.get_algo("dqn"), env)
     assert big.config.target_update_interval == 10_000   # SB3's value caps it
+
+
+def test_reinforce_normalises_a_badly_scaled_env_and_the_saved_agent_keeps_the_statistics(tmp_path):
+    import json
+
+    import rung
+
+    agent = rung.train("reinforce", "rung.testbed:ScaledObsCartPole", steps=2000, seed=0, run_dir=tmp_path / "run",
+                       eval_episodes=2, config={"baseline": True, "shared_body": False})
+    decided = json.loads((tmp_path / "run/config.json").read_text())["decided"]
+    assert decided["normalize_obs"]["value"]
+    norm = agent.policy.obs_norm
+    assert 500 < norm.count.item() < 4000                      # the used steps of ≈ 2,000 played, after each update
+    assert 4000 < norm.mean[0].item() < 6000                   # cart position × 1,000 + 5,000
+    loaded = rung.load(tmp_path / "run")
+    assert torch.equal(loaded.policy.obs_norm.mean, norm.mean)
+    obs = np.random.default_rng(0).normal(5000, 300, (256, 4)).astype(np.float32)
+    assert np.array_equal(loaded.act_batch(obs), agent.act_batch(obs))

@@ -46,7 +46,7 @@ def test_stochastic_evaluation_is_reproducible_with_its_seed(algo, env_id, confi
 
 @pytest.mark.parametrize("algo, env_id, steps, config", [
     ("value_iteration", "FrozenLake-v1", 1000, {}),
-    ("reinforce", "CartPole-v1", 4000, {"baseline": True, "max_grad_norm": 0.5}),
+    ("reinforce", "CartPole-v1", 4000, {"baseline": True, "max_grad_norm": 0.5, "normalize_obs": True}),
     ("a2c", "Pendulum-v1", 2000, {"normalize_obs": True, "normalize_reward": True}),
     ("ppo", "CartPole-v1", 4096, {"n_envs": 4, "n_steps": 128, "normalize_obs": True, "normalize_reward": True,
                                   "target_kl": 0.01, "clip_value": 0.2}),

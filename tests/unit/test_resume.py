@@ -47,7 +47,7 @@ def crash_at_second_checkpoint(algo, env_id, run_dir, kwargs, monkeypatch):
     ("ppo", "CartPole-v1", 8192, {"n_envs": 4, "n_steps": 128, "normalize_obs": True, "normalize_reward": True}),
     ("ppo", "Pendulum-v1", 8192, {"n_envs": 2, "n_steps": 256, "normalize_obs": True}),
     ("a2c", "CartPole-v1", 8000, {"normalize_reward": True}),
-    ("reinforce", "CartPole-v1", 12000, {"baseline": True}),
+    ("reinforce", "CartPole-v1", 12000, {"baseline": True, "shared_body": False, "normalize_obs": True}),
     ("qlearning", "FrozenLake-v1", 20000, {}),
     ("sarsa", "CliffWalking-v1", 20000, {}),
 ])
