@@ -47,6 +47,7 @@ def main() -> None:
     command = "python benchmarks/learning.py " + " ".join(
         [args.algo, args.env_id] + (["--preset", args.preset] if args.preset else [])
         + ["--seeds", str(args.seeds)] + (["--steps", str(args.steps)] if args.steps else [])
+        + (["--episodes", str(args.episodes)] if args.episodes != 20 else [])
         + (["--set", *args.overrides] if args.overrides else []))
     row = (f"| {date.today()} | {args.algo} | {args.env_id} | {args.preset or 'default'} "
            f"{' '.join(args.overrides)} | {steps:,} | **{statistics.mean(returns):.1f}** | "

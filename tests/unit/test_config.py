@@ -31,3 +31,20 @@ def test_parse_assignments():
     assert parse_assignments(["a=1", "b=False", "c=x", "d=0.5"], "--set") == {"a": 1, "b": False, "c": "x", "d": 0.5}
     with pytest.raises(RungError, match="KEY=VALUE"):
         parse_assignments(["novalue"], "--set")
+
+
+def test_every_shipped_preset_resolves_to_a_valid_configuration():
+    """A preset is read only when someone trains with it: a misspelt key or a value out of range would
+    surface as that user's error. resolve() builds and range-checks each one without training."""
+    from rung.algos import ALGOS
+    from rung.api import resolve
+    from rung.presets import all_presets
+
+    checked = 0
+    for algo in ALGOS:
+        for env_id, presets in all_presets(algo).items():
+            for name in presets:
+                settings = resolve(algo, env_id, preset=name)
+                assert settings.steps > 0
+                checked += 1
+    assert checked > 40
