@@ -44,7 +44,9 @@ class LMPPOConfig:
     n_epochs: int = 4
     lr: float = 3e-4
     value_lr: float = 1e-3
-    beta: float = 0.05            # KL coefficient β
+    # KL coefficient β. 0.05 until 2026-12-02: at seed 3 the policy then ended 89.8 % grammatical (the
+    # test's bar is 90 %) with a gold gain of 1.32 half-gaps; at 0.1 96.5 % and 1.59 (0.08: 94.9 %, 1.49)
+    beta: float = 0.1
     adaptive_kl: bool = False
     target_kl: float = 2.0        # nats per response, for the adaptive controller
     horizon: int = 2000
