@@ -39,18 +39,15 @@ class GroupConfig:
     group_size: int = 4
     n_epochs: int = 1
     lr: float = 3e-4
-    # KL coefficient β. None: 0.1 for GRPO, whose standardised advantages are ±1 whatever the reward's
-    # scale (at 0.05 one seed in five drifted to 85 % grammatical, KL 1.7), 0.05 for RLOO, in reward units
-    beta: float | None = None
+    # KL coefficient β. Until 2026-12-02 0.1 for GRPO and 0.05 for RLOO: at seed 3 with two threads GRPO
+    # ended 84 % grammatical (KL 1.9) and RLOO found a reward hack (gold gain 0.02, 75 % grammatical, KL 3.7;
+    # at 0.1 the same); at 0.2 both held (0.95 / 0.98 grammatical, KL 0.55 / 0.32)
+    beta: float = 0.2
     clip_eps: float = 0.2
     max_new_tokens: int = 16
     micro_batch_size: int | None = None   # responses per forward/backward; gradients accumulate over the update
     bf16: bool = False                    # forward passes under bfloat16 autocast (for GPUs; losses in float32)
     seed: int = 0
-
-    def __post_init__(self):
-        if self.beta is None:
-            self.beta = 0.1 if self.method == "grpo" else 0.05
 
 
 def group_advantages(rewards: torch.Tensor, method: str) -> torch.Tensor:
