@@ -11,7 +11,9 @@ every check passed in all 10): PPO (β 0.1) gold gain / half the gap 1.37–1.67
 GRPO (β 0.2) gold gain 0.19–0.31, grammatical 0.949–0.984; RLOO (β 0.2) gold gain 0.24–0.33, grammatical
 0.953–0.984; verifiable GRPO accuracy gain 0.42–0.56. At the old β (PPO 0.05, GRPO 0.1, RLOO 0.05) seed 3
 failed: PPO 0.898 grammatical at 1 and 2 threads, GRPO 0.836 and RLOO a gold gain of 0.024 at 2 threads
-(the same values with these tests as they were on 128f69d)."""
+(the same values with these tests as they were on 128f69d). AVX2 kernels, one thread, seeds 0–4: every
+`expect` check passes, but at seed 0 PPO's summary KL came out −0.58 and the plain `0 < kl` assert failed
+(gold and proxy rose as usual): not diagnosed yet, open in issue 17's note."""
 
 import csv
 import json
