@@ -6,9 +6,9 @@
 Every task is an env of rung.testbed, or a registered env that no preset names (BipedalWalker and its
 hardcore variant), with a step budget (SAC, TD3 and DDPG: a smaller one, `budget`) and a success
 threshold on the final greedy evaluation. CarRacing, the other registered env without a preset, is left
-out: its renderer steps it at ≈ 60 steps a second on this CPU, hours per run at any budget that could
-teach it something. Each (library, algorithm, task, seed) trains with the library's
-defaults and no flags, is evaluated greedily 10 times during training (`periodic_episodes` each) and
+out: its renderer steps it at ≈ 60 steps a second (measured with two runs sharing the 2 cores), hours a
+run at any budget that could teach it something. Each (library, algorithm, task, seed) trains with the
+library's defaults and no flags, is evaluated greedily 10 times during training (`periodic_episodes` each) and
 once at the end (`final_episodes`), all through rung.evaluate so both libraries are judged alike. A late
 collapse is a final return below the best evaluation seen by more than 20 % of the spread between the
 task's floor and that best (for negative returns "80 % of the best" is meaningless). SB3 gets
