@@ -8,8 +8,8 @@ hardcore variant), with a step budget (SAC, TD3 and DDPG: a smaller one, `budget
 threshold on the final greedy evaluation. CarRacing, the other registered env without a preset, is left
 out: its renderer steps it at ≈ 60 steps a second (measured with two runs sharing the 2 cores), hours a
 run at any budget that could teach it something. Each (library, algorithm, task, seed) trains with the
-library's defaults and no flags, is evaluated greedily 10 times during training (`periodic_episodes` each) and
-once at the end (`final_episodes`), all through rung.evaluate so both libraries are judged alike. A late
+library's defaults and no flags, is evaluated greedily 10 times during training (`periodic_episodes`
+each) and once at the end (`final_episodes`), all through rung.evaluate so both libraries are judged alike. A late
 collapse is a final return below the best evaluation seen by more than 20 % of the spread between the
 task's floor and that best (for negative returns "80 % of the best" is meaningless). SB3 gets
 MlpPolicy, MultiInputPolicy for Dict observations; its NatureCNN refuses 16 × 16 images, so PixelSide
@@ -193,7 +193,7 @@ def table() -> str:
 def write_docs(text: str) -> None:
     docs = DOCS.read_text()
     block = (f"{SECTION}\n\nEach (library, algorithm, task, seed) run by `python benchmarks/unseen.py --algos ALGO "
-             f"--seeds 0-4` (rung.testbed's envs, defaults and no flags for both libraries; success and late collapse "
+             f"--seeds 0-4` (rung.testbed's envs and the BipedalWalkers, defaults and no flags for both libraries; success and late collapse "
              f"as in the script's docstring), one line each in benchmarks/results/unseen.jsonl; this table by "
              f"`python benchmarks/unseen.py --table`.\n\n{text}\n")
     if SECTION in docs:
