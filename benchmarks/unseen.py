@@ -187,7 +187,31 @@ def table() -> str:
     lines.append("")
     for (library, algo), (wins, runs, collapses) in sorted(totals.items()):
         lines.append(f"- {library} {algo}: {wins}/{runs} successes, {collapses} late collapses")
+    lines.append("")
+    lines += summary_lines(rows)
     return "\n".join(lines)
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    """All algorithms together, over the (algorithm, task, seed) triples both libraries ran: the testbed's
+    tasks, the registered envs, and all of them."""
+    runs = {(r["library"], r["algo"], r["task"], r["seed"]): r for r in rows}
+    paired = [key[1:] for key in runs if key[0] == "rung" and ("sb3", *key[1:]) in runs]
+    testbed = {name for name, task in TASKS.items() if task.env.startswith("rung.testbed:")}
+    lines = []
+    for label, keep in (("testbed tasks", lambda name: name in testbed),
+                        ("registered envs", lambda name: name not in testbed), ("all tasks", lambda name: True)):
+        triples = [triple for triple in paired if keep(triple[1])]
+        if not triples:
+            continue
+        cells = []
+        for library in ("rung", "sb3"):
+            done = [runs[(library, *triple)] for triple in triples]
+            wins, collapses = sum(r["success"] for r in done), sum(r["late_collapse"] for r in done)
+            cells.append(f"{'rung' if library == 'rung' else 'SB3'} {wins} successes, {collapses} late collapses "
+                         f"({collapses / len(done):.1%})")
+        lines.append(f"- all algorithms, {label} ({len(triples)} triples both libraries ran): {'; '.join(cells)}")
+    return lines
 
 
 def write_docs(text: str) -> None:
