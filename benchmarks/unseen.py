@@ -64,9 +64,9 @@ TASKS = {
     "PointMass": Task("rung.testbed:PointMass", 50_000, -1.5, -30.0, replay_steps=10_000),
     # Success: ending ahead of the start without falling (a fall costs −100, standing still a little
     # torque); solving (300) takes millions of steps. An episode lasts up to 1,600 steps, hence
-    # 20 final episodes. rung, one thread, two other runs on the 2 cores: 0.7 ms an env step for PPO, 0.85
-    # for A2C (20,000 steps), 23 ms for SAC (2,000): ≈ 8 min a run at 20,000 steps, far from learning to walk
-    # (which takes SAC ≈ 100k–200k steps) but what 30 runs an env can afford.
+    # 20 final episodes. Measured with --jobs 2: PPO learns to walk in 500,000 steps (rung 5–7 min a run,
+    # SB3 13–46 min), A2C 3 min (SB3 9–11); SAC's 20,000 steps (6–8 min either library) are far from
+    # learning to walk (which takes SAC ≈ 100k–200k steps) but what its 30 runs can afford.
     "BipedalWalker": Task("BipedalWalker-v3", 500_000, 0.0, -120.0, final_episodes=20, replay_steps=20_000),
 }
 # SAC, TD3 and DDPG take a gradient step of three 256 × 256 networks per env step: ≈ 12 minutes per
